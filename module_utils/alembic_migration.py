@@ -1,0 +1,498 @@
+"""Idempotent Alembic migrations of a PostgreSQL database, for the alembic_migrate module.
+
+Plain Python with no Ansible in it: the module is a thin face over `migrate()`, and
+the tests call `migrate()` directly against a real PostgreSQL.
+
+How a run goes:
+1. the migration scripts are loaded and the target revision resolved, so that bad
+   input fails before anything connects;
+2. one connection is opened (bounded connect timeout) and, unless in check mode,
+   takes a session-level PostgreSQL advisory lock, waiting a bounded time for a
+   concurrent run on another host to finish;
+3. under the lock the current revision is read and the steps to the target planned,
+   so of several concurrent runs exactly one applies each revision and the others
+   find nothing left to do;
+4. Alembic runs the steps on that same connection, one transaction per revision.
+
+Every failure an operator can cause becomes a `MigrationError` whose text is one
+sentence saying what is wrong and what to do, with no traceback and no password.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import re
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+try:
+    import sqlalchemy as sa
+    from alembic import command
+    from alembic.config import Config
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+    from alembic.util.exc import CommandError
+    from sqlalchemy.engine import URL, make_url
+    from sqlalchemy.exc import ArgumentError, DBAPIError
+    from sqlalchemy.pool import NullPool
+except ImportError as exc:  # reported by the module as a missing library
+    IMPORT_ERROR: ImportError | None = exc
+else:
+    IMPORT_ERROR = None
+
+# One lock per database, shared by every host that runs this module against it.
+ADVISORY_LOCK_KEY = int.from_bytes(
+    hashlib.sha256(b"backend-db alembic_migrate").digest()[:8], "big", signed=True
+)
+APPLICATION_NAME = "backend-db alembic_migrate"
+REVISION_PATTERN = re.compile(r"^[0-9A-Za-z_]+$")
+MASK = "********"
+
+
+class MigrationError(Exception):
+    """A failure explained in one sentence for the operator. Never carries a secret."""
+
+
+@dataclass(frozen=True)
+class Step:
+    revision: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"revision": self.revision, "message": self.message}
+
+
+@dataclass
+class MigrationRequest:
+    """What to migrate, where to, and how long to wait for what."""
+
+    script_location: str
+    url: URL
+    revision: str = "head"
+    allow_downgrade: bool = False
+    check_mode: bool = False
+    render_sql: bool = False
+    connect_timeout: int = 10
+    # Seconds to wait for a concurrent run (another host) to release the migration lock.
+    migration_lock_timeout: float = 300
+    # PostgreSQL lock_timeout, in seconds, for each statement of a migration; 0 waits forever.
+    lock_timeout: float = 10
+
+
+@dataclass
+class MigrationResult:
+    changed: bool
+    direction: str
+    before: list[str]
+    after: list[str]
+    target: str | None
+    pending: list[Step] = field(default_factory=list)
+    applied: list[Step] = field(default_factory=list)
+    sql: str | None = None
+    elapsed: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        result: dict[str, Any] = {
+            "changed": self.changed,
+            "direction": self.direction,
+            "before": self.before,
+            "after": self.after,
+            "target": self.target,
+            "pending": [step.as_dict() for step in self.pending],
+            "applied": [step.as_dict() for step in self.applied],
+            "elapsed": round(self.elapsed, 4),
+        }
+        if self.sql is not None:
+            result["sql"] = self.sql
+        return result
+
+
+# --- connection -------------------------------------------------------------------
+
+
+def build_url(
+    url: str | None = None,
+    login_host: str | None = None,
+    login_port: int = 5432,
+    login_user: str | None = None,
+    login_password: str | None = None,
+    login_unix_socket: str | None = None,
+    login_db: str | None = None,
+) -> URL:
+    """The SQLAlchemy URL from either `url` or the community.postgresql login_* options."""
+    if url:
+        try:
+            parsed = make_url(url)
+        except (ArgumentError, ValueError):
+            # The parser's own message quotes the URL, password and all.
+            raise MigrationError(
+                "the url option is not a valid SQLAlchemy URL; "
+                "write it as postgresql://USER:PASSWORD@HOST:PORT/DATABASE"
+            ) from None
+        if parsed.get_backend_name() != "postgresql":
+            raise MigrationError(
+                f"the url option names the {parsed.get_backend_name()!r} database, "
+                "but alembic_migrate works with PostgreSQL only; use a postgresql:// URL"
+            )
+        if parsed.drivername not in ("postgresql", "postgresql+psycopg2"):
+            raise MigrationError(
+                f"the url option asks for the {parsed.get_driver_name()!r} driver, but only "
+                "psycopg2 is installed; use postgresql:// or postgresql+psycopg2://"
+            )
+        if not parsed.database:
+            raise MigrationError("the url option names no database; end it with /DATABASE")
+        return parsed.set(drivername="postgresql+psycopg2")
+    if not login_db:
+        raise MigrationError("no database to migrate: set login_db (or url)")
+    query = {}
+    if login_unix_socket and not login_host:
+        query["host"] = login_unix_socket
+    return URL.create(
+        "postgresql+psycopg2",
+        username=login_user or None,
+        password=login_password or None,
+        host=login_host or None,
+        port=login_port,
+        database=login_db,
+        query=query,
+    )
+
+
+def describe(url: URL) -> str:
+    """Where a URL points, for messages: host, port, database and user, never the password."""
+    host = url.host or url.query.get("host") or "the local socket"
+    port = f":{url.port}" if url.port else ""
+    user = f" as {url.username}" if url.username else ""
+    return f"database {url.database} on {host}{port}{user}"
+
+
+def scrub(text: str, url: URL | None) -> str:
+    """One line of a driver or server message, with the password masked if it shows up."""
+    text = " ".join(str(text).split())
+    text = re.sub(r"\(Background on this error at: [^)]*\)", "", text).strip()
+    text = re.sub(r"^connection to server (at|on) .*? failed: ", "", text)
+    text = text.replace("FATAL: ", "").replace("ERROR: ", "").strip()
+    if url is not None and url.password:
+        text = text.replace(str(url.password), MASK)
+    return text
+
+
+def reason(exc: BaseException, url: URL) -> str:
+    """The operator-facing part of an exception: the server's words when there are some."""
+    if isinstance(exc, DBAPIError) and exc.orig is not None:
+        return scrub(
+            str(exc.orig).splitlines()[0] if str(exc.orig) else type(exc.orig).__name__, url
+        )
+    text = str(exc) or type(exc).__name__
+    return scrub(text.splitlines()[0], url)
+
+
+@contextmanager
+def connect(url: URL, connect_timeout: int) -> Iterator[sa.Connection]:
+    engine = sa.create_engine(
+        url,
+        poolclass=NullPool,
+        connect_args={"connect_timeout": connect_timeout, "application_name": APPLICATION_NAME},
+    )
+    try:
+        try:
+            connection = engine.connect()
+        except DBAPIError as exc:
+            raise MigrationError(f"cannot connect to {describe(url)}: {reason(exc, url)}") from None
+        with connection:
+            yield connection
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def migration_lock(connection: sa.Connection, timeout: float, url: URL) -> Iterator[None]:
+    """Hold the session-level advisory lock; wait at most `timeout` seconds for it."""
+    try:
+        with connection.begin():
+            connection.exec_driver_sql(f"SET LOCAL lock_timeout = {max(1, int(timeout * 1000))}")
+            connection.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
+    except DBAPIError as exc:
+        if getattr(exc.orig, "pgcode", None) == "55P03":  # lock_not_available
+            raise MigrationError(
+                f"another migration of {describe(url)} held the migration lock for more than "
+                f"{timeout:g} seconds; let it finish, or raise migration_lock_timeout"
+            ) from None
+        raise MigrationError(
+            f"cannot take the migration lock on {describe(url)}: {reason(exc, url)}"
+        ) from None
+    try:
+        yield
+    finally:
+        # Closing the connection releases the lock as well; this only makes it prompt.
+        try:
+            with connection.begin():
+                connection.execute(
+                    sa.text("SELECT pg_advisory_unlock(:key)"), {"key": ADVISORY_LOCK_KEY}
+                )
+        except DBAPIError:
+            pass
+
+
+# --- scripts and revisions --------------------------------------------------------
+
+
+def alembic_config(script_location: str, output_buffer: io.StringIO | None = None) -> Config:
+    config = Config(output_buffer=output_buffer)
+    # ConfigParser interpolates %, so a literal % in the path must be doubled.
+    config.set_main_option("script_location", script_location.replace("%", "%%"))
+    return config
+
+
+def load_scripts(script_location: str) -> ScriptDirectory:
+    """The migration scripts, all loaded, or a MigrationError saying what is wrong with them."""
+    if not os.path.isdir(script_location):
+        raise MigrationError(
+            f"script_location {script_location} is not a directory; point it at the "
+            "directory that holds env.py and versions/"
+        )
+    env_py = os.path.join(script_location, "env.py")
+    if not os.path.isfile(env_py):
+        raise MigrationError(
+            f"script_location {script_location} has no env.py, so it is not an Alembic "
+            "environment; point it at the directory that holds env.py and versions/"
+        )
+    try:
+        with open(env_py, encoding="utf-8") as source:
+            compile(source.read(), env_py, "exec")
+        scripts = ScriptDirectory.from_config(alembic_config(script_location))
+        for _ in scripts.walk_revisions():
+            pass
+    except Exception as exc:
+        raise MigrationError(
+            f"cannot load the migration scripts in {script_location}: "
+            f"{type(exc).__name__}: {' '.join(str(exc).split())}; fix the file it names"
+        ) from None
+    return scripts
+
+
+def resolve_target(scripts: ScriptDirectory, revision: str, script_location: str) -> str | None:
+    """The full id of the target revision, or None for base (an empty schema)."""
+    heads = scripts.get_heads()
+    if revision == "head":
+        if len(heads) > 1:
+            raise MigrationError(
+                f"the migration scripts in {script_location} have {len(heads)} heads "
+                f"({', '.join(sorted(heads))}); join them with `alembic merge heads` and "
+                "review the merge revision"
+            )
+        return heads[0] if heads else None
+    if revision == "base":
+        return None
+    known = REVISION_PATTERN.match(revision) is not None
+    if known:
+        try:
+            found = scripts.get_revision(revision)
+        except (CommandError, Exception):
+            found = None
+        known = found is not None
+    if not known:
+        raise MigrationError(
+            f"revision {revision!r} is not one of the migration scripts in {script_location}; "
+            "use head, base or a revision id listed by `alembic history`"
+        )
+    return found.revision
+
+
+def current_revisions(connection: sa.Connection) -> tuple[str, ...]:
+    heads = MigrationContext.configure(connection).get_current_heads()
+    connection.commit()
+    return tuple(heads)
+
+
+def single_current(
+    scripts: ScriptDirectory, heads: tuple[str, ...], script_location: str, url: URL
+) -> str | None:
+    """The database's one current revision, checked to be known to these scripts."""
+    if len(heads) > 1:
+        raise MigrationError(
+            f"{describe(url)} records {len(heads)} current revisions ({', '.join(heads)}); "
+            "this project keeps one line of history, so merge them by hand with alembic"
+        )
+    if not heads:
+        return None
+    try:
+        found = scripts.get_revision(heads[0])
+    except Exception:
+        found = None
+    if found is None:
+        raise MigrationError(
+            f"{describe(url)} is at revision {heads[0]}, which the migration scripts in "
+            f"{script_location} do not know: the database was migrated by newer code; "
+            "deploy the code that contains that revision"
+        )
+    return heads[0]
+
+
+def lineage(scripts: ScriptDirectory, revision: str | None) -> list[str]:
+    """`revision` and all its ancestors, newest first."""
+    if revision is None:
+        return []
+    return [script.revision for script in scripts.iterate_revisions(revision, "base")]
+
+
+def plan(
+    scripts: ScriptDirectory, current: str | None, target: str | None
+) -> tuple[str, list[Step]]:
+    """The direction and the revisions to run, in the order they run."""
+    if current == target:
+        return "none", []
+    if current is None or current in lineage(scripts, target):
+        ids = lineage(scripts, target)
+        ids = ids[: ids.index(current)] if current else ids
+        return "upgrade", [_step(scripts, rev) for rev in reversed(ids)]
+    if target is None or target in lineage(scripts, current):
+        ids = lineage(scripts, current)
+        ids = ids[: ids.index(target)] if target else ids
+        return "downgrade", [_step(scripts, rev) for rev in ids]
+    raise MigrationError(
+        f"revision {target} and the database's revision {current} are on different branches; "
+        "migrate to their common ancestor first"
+    )
+
+
+def _step(scripts: ScriptDirectory, revision: str) -> Step:
+    script = scripts.get_revision(revision)
+    return Step(revision=revision, message=(script.doc or "").strip())
+
+
+def render_sql(
+    script_location: str, direction: str, current: str | None, target: str | None
+) -> str:
+    """The SQL of the planned steps, rendered offline (nothing is sent to the database)."""
+    buffer = io.StringIO()
+    config = alembic_config(script_location, output_buffer=buffer)
+    if direction == "upgrade":
+        command.upgrade(config, f"{current}:{target}" if current else str(target), sql=True)
+    elif direction == "downgrade":
+        command.downgrade(config, f"{current}:{target or 'base'}", sql=True)
+    return buffer.getvalue()
+
+
+# --- the run ----------------------------------------------------------------------
+
+
+def migrate(request: MigrationRequest) -> MigrationResult:
+    """Bring the database to `request.revision`, or in check mode say what that would do."""
+    started = time.monotonic()
+    location = os.path.abspath(request.script_location)
+    scripts = load_scripts(location)
+    if not REVISION_PATTERN.match(request.revision):
+        raise MigrationError(
+            f"revision {request.revision!r} is not a revision id; use head, base or an id "
+            "listed by `alembic history`"
+        )
+    target = resolve_target(scripts, request.revision, location)
+
+    with connect(request.url, request.connect_timeout) as connection:
+        if request.check_mode:
+            result = _preview(request, scripts, connection, location, target)
+        else:
+            with migration_lock(connection, request.migration_lock_timeout, request.url):
+                result = _apply(request, scripts, connection, location, target)
+    result.elapsed = time.monotonic() - started
+    return result
+
+
+def _planned(request, scripts, connection, location, target):
+    before = current_revisions(connection)
+    current = single_current(scripts, before, location, request.url)
+    direction, steps = plan(scripts, current, target)
+    if direction == "downgrade" and not request.allow_downgrade:
+        raise MigrationError(
+            f"{describe(request.url)} is at revision {current}, newer than the requested "
+            f"revision {target or 'base'}; set allow_downgrade: true to downgrade it"
+        )
+    sql = None
+    if request.render_sql:
+        sql = render_sql(location, direction, current, target) if steps else ""
+    return before, current, direction, steps, sql
+
+
+def _preview(request, scripts, connection, location, target) -> MigrationResult:
+    before, _, direction, steps, sql = _planned(request, scripts, connection, location, target)
+    return MigrationResult(
+        changed=bool(steps),
+        direction=direction,
+        before=list(before),
+        after=[target] if (steps and target) else ([] if steps else list(before)),
+        target=target,
+        pending=steps,
+        sql=sql,
+    )
+
+
+def _apply(request, scripts, connection, location, target) -> MigrationResult:
+    before, _, direction, steps, sql = _planned(request, scripts, connection, location, target)
+    if steps:
+        _run_steps(request, connection, location, direction, target, steps)
+    after = current_revisions(connection)
+    return MigrationResult(
+        changed=bool(steps),
+        direction=direction,
+        before=list(before),
+        after=list(after),
+        target=target,
+        pending=steps,
+        applied=steps,
+        sql=sql,
+    )
+
+
+def _run_steps(request, connection, location, direction, target, steps) -> None:
+    config = alembic_config(location)
+    config.attributes["connection"] = connection
+    with connection.begin():
+        if request.lock_timeout:
+            connection.exec_driver_sql(
+                f"SET lock_timeout = {max(1, int(request.lock_timeout * 1000))}"
+            )
+        else:
+            connection.exec_driver_sql("SET lock_timeout = 0")
+    try:
+        if direction == "upgrade":
+            command.upgrade(config, target)
+        else:
+            command.downgrade(config, target or "base")
+        if connection.in_transaction():
+            connection.commit()
+    except Exception as exc:
+        if connection.in_transaction():
+            connection.rollback()
+        raise _step_failure(request, connection, direction, steps, exc) from None
+
+
+def _step_failure(request, connection, direction, steps, exc) -> MigrationError:
+    """Name the revision that failed and the revision the database was left at."""
+    try:
+        now = current_revisions(connection)
+    except Exception:
+        now = ()
+    at = now[0] if now else None
+    ids = [step.revision for step in steps]
+    if at in ids:
+        # Upgrading, `at` is the last step that completed; downgrading, the next to undo.
+        position = ids.index(at) if direction == "downgrade" else ids.index(at) + 1
+        failed = steps[min(position, len(steps) - 1)]
+    else:
+        failed = steps[0]
+    what = reason(exc, request.url)
+    if getattr(getattr(exc, "orig", None), "pgcode", None) == "55P03":
+        what += (
+            f" (waited more than {request.lock_timeout:g} seconds for a table lock held by "
+            "another session; retry when it is gone, or raise lock_timeout)"
+        )
+    return MigrationError(
+        f"revision {failed.revision} ({failed.message}) failed and was rolled back, "
+        f"leaving the database at revision {at or 'base'}: {what}"
+    )
