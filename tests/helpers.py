@@ -1,0 +1,63 @@
+"""Small builders shared by the tests."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+
+from module_utils.alembic_migration import MigrationRequest, migrate
+from tests.conftest import MIGRATIONS
+
+
+def head_revision(location: Path = MIGRATIONS) -> str:
+    """The head of the migration scripts, read from the scripts themselves."""
+    config = Config()
+    config.set_main_option("script_location", str(location))
+    return ScriptDirectory.from_config(config).get_current_head()
+
+
+def add_revision(
+    location: Path,
+    revision: str,
+    down_revision: str | None,
+    message: str,
+    upgrade: str,
+    downgrade: str = "pass",
+) -> Path:
+    """Write a revision file into `location`/versions and return its path."""
+
+    def body(code: str) -> str:
+        return textwrap.indent(textwrap.dedent(code).strip(), "    ")
+
+    source = "\n".join(
+        [
+            f'"""{message}"""',
+            "import sqlalchemy as sa",
+            "from alembic import op",
+            "",
+            f"revision = {revision!r}",
+            f"down_revision = {down_revision!r}",
+            "branch_labels = None",
+            "depends_on = None",
+            "",
+            "",
+            "def upgrade():",
+            body(upgrade),
+            "",
+            "",
+            "def downgrade():",
+            body(downgrade),
+            "",
+        ]
+    )
+    path = location / "versions" / f"{revision}_{message.replace(' ', '_')}.py"
+    path.write_text(source)
+    return path
+
+
+def run(database, location: Path = MIGRATIONS, **options):
+    """Run the migration logic as the module would, against `database`."""
+    return migrate(MigrationRequest(script_location=str(location), url=database.url, **options))

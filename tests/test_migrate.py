@@ -1,0 +1,397 @@
+"""The migration logic behind alembic_migrate, against a real PostgreSQL."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from module_utils.alembic_migration import (
+    ADVISORY_LOCK_KEY,
+    MigrationError,
+    MigrationRequest,
+    build_url,
+    migrate,
+)
+from tests import catalog
+from tests.helpers import add_revision, head_revision, run
+
+HEAD = head_revision()
+
+
+def test_upgrade_from_empty_applies_every_revision_and_reports_it(database):
+    result = run(database)
+    assert result.changed
+    assert result.direction == "upgrade"
+    assert result.before == []
+    assert result.after == [HEAD]
+    assert [step.revision for step in result.applied] == [HEAD]
+    assert result.applied[0].message.startswith("initial schema")
+    assert database.scalar("SELECT version_num FROM alembic_version") == HEAD
+
+
+def test_second_run_is_a_no_op(database):
+    run(database)
+    second = run(database)
+    assert not second.changed
+    assert second.direction == "none"
+    assert second.before == second.after == [HEAD]
+    assert second.applied == []
+
+
+def test_check_mode_reports_pending_revisions_and_writes_nothing(database):
+    result = run(database, check_mode=True)
+    assert result.changed
+    assert [step.revision for step in result.pending] == [HEAD]
+    assert result.applied == []
+    assert database.scalar("SELECT count(*) FROM pg_class WHERE relname = 'alembic_version'") == 0
+    assert catalog.rows(database.engine(), catalog.TABLES) == []
+
+
+def test_check_mode_on_a_database_at_head_reports_no_change(database):
+    run(database)
+    assert not run(database, check_mode=True).changed
+
+
+def test_render_sql_gives_the_statements_of_pending_revisions_only(database, scripts):
+    sql = run(database, check_mode=True, render_sql=True).sql
+    assert "CREATE TYPE user_status AS ENUM" in sql
+    assert "CREATE TABLE requests" in sql
+    run(database)
+    add_revision(
+        scripts,
+        "b1c2d3e4f5a6",
+        HEAD,
+        "add users locale",
+        "op.add_column('users', sa.Column('locale', sa.String(10)))",
+        "op.drop_column('users', 'locale')",
+    )
+    sql = run(database, scripts, check_mode=True, render_sql=True).sql
+    assert "ALTER TABLE users ADD COLUMN locale VARCHAR(10)" in sql
+    assert "CREATE TABLE" not in sql
+    assert run(database, scripts, render_sql=True).sql == sql
+
+
+def test_a_new_revision_is_applied_alone_and_keeps_the_data(database, scripts):
+    run(database)
+    database.execute("INSERT INTO users (email) VALUES ('ada@example.com')")
+    add_revision(
+        scripts,
+        "b1c2d3e4f5a6",
+        HEAD,
+        "add users locale",
+        "op.add_column('users', sa.Column('locale', sa.String(10)))",
+        "op.drop_column('users', 'locale')",
+    )
+    result = run(database, scripts)
+    assert [step.revision for step in result.applied] == ["b1c2d3e4f5a6"]
+    assert result.before == [HEAD] and result.after == ["b1c2d3e4f5a6"]
+    assert database.scalar("SELECT email FROM users") == "ada@example.com"
+    assert database.scalar("SELECT count(*) FROM users WHERE locale IS NULL") == 1
+
+
+def test_downgrade_is_refused_unless_allowed(database):
+    run(database)
+    with pytest.raises(MigrationError, match="allow_downgrade: true") as error:
+        run(database, revision="base")
+    assert database.scalar("SELECT version_num FROM alembic_version") == HEAD
+    assert_one_clean_sentence(str(error.value), database)
+    result = run(database, revision="base", allow_downgrade=True)
+    assert result.changed and result.after == []
+    assert [step.revision for step in result.applied] == [HEAD]
+
+
+def test_a_short_revision_id_is_resolved_to_the_full_one(database):
+    result = run(database, revision=HEAD[:6])
+    assert result.target == HEAD and result.after == [HEAD]
+
+
+# --- concurrency ---------------------------------------------------------------------
+
+
+def _migrate_in_another_process(url: str, location: str, check_mode: bool) -> dict:
+    request = MigrationRequest(
+        script_location=location,
+        url=sa.make_url(url),
+        check_mode=check_mode,
+        migration_lock_timeout=60,
+    )
+    return migrate(request).as_dict()
+
+
+@pytest.mark.parametrize("start_at_head", [False, True], ids=["empty", "one-behind"])
+def test_concurrent_runs_apply_each_revision_exactly_once(database, scripts, start_at_head):
+    if start_at_head:
+        run(database)
+    add_revision(
+        scripts,
+        "b1c2d3e4f5a6",
+        HEAD,
+        "add users locale",
+        "op.add_column('users', sa.Column('locale', sa.String(10)))",
+        "op.drop_column('users', 'locale')",
+    )
+    url = database.url.render_as_string(hide_password=False)
+    with ProcessPoolExecutor(max_workers=8) as pool:
+        futures = [
+            pool.submit(_migrate_in_another_process, url, str(scripts), False) for _ in range(8)
+        ]
+        results = [future.result() for future in futures]
+    changed = [result for result in results if result["changed"]]
+    assert len(changed) == 1
+    expected = ["b1c2d3e4f5a6"] if start_at_head else [HEAD, "b1c2d3e4f5a6"]
+    assert [step["revision"] for step in changed[0]["applied"]] == expected
+    assert all(result["after"] == ["b1c2d3e4f5a6"] for result in results)
+    assert database.scalar("SELECT count(*) FROM alembic_version") == 1
+    assert (
+        database.scalar(
+            "SELECT count(*) FROM information_schema.columns WHERE column_name = 'locale'"
+        )
+        == 1
+    )
+
+
+def test_waiting_for_the_migration_lock_is_bounded(database):
+    holder = database.engine()
+    with holder.connect() as connection:
+        connection.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": ADVISORY_LOCK_KEY})
+        connection.commit()
+        with pytest.raises(MigrationError, match="held the migration lock for more than 1 seconds"):
+            run(database, migration_lock_timeout=1)
+    holder.dispose()
+    assert database.scalar("SELECT count(*) FROM pg_class WHERE relname = 'users'") == 0
+    assert run(database).changed
+
+
+# --- failures --------------------------------------------------------------------------
+
+
+def assert_one_clean_sentence(message: str, database=None) -> None:
+    assert "\n" not in message
+    assert "Traceback" not in message
+    assert message == message.strip() and message
+    if database is not None:
+        assert database.owner_password not in message
+
+
+def test_a_revision_that_fails_late_leaves_nothing_behind_and_is_named(database, scripts):
+    run(database)
+    add_revision(
+        scripts,
+        "c0ffee000001",
+        HEAD,
+        "add audit table then fail",
+        """
+                 op.create_table('audit', sa.Column('id', sa.Integer, primary_key=True))
+                 op.add_column('users', sa.Column('locale', sa.String(10)))
+                 op.execute('SELECT 1/0')
+                 """,
+    )
+    with pytest.raises(MigrationError) as error:
+        run(database, scripts)
+    message = str(error.value)
+    assert "c0ffee000001" in message and "add audit table then fail" in message
+    assert f"leaving the database at revision {HEAD}" in message
+    assert "division by zero" in message
+    assert_one_clean_sentence(message, database)
+    assert database.scalar("SELECT version_num FROM alembic_version") == HEAD
+    assert database.scalar("SELECT count(*) FROM pg_class WHERE relname = 'audit'") == 0
+    assert (
+        database.scalar(
+            "SELECT count(*) FROM information_schema.columns WHERE column_name = 'locale'"
+        )
+        == 0
+    )
+
+
+def test_earlier_revisions_stay_applied_when_a_later_one_fails(database, scripts):
+    add_revision(scripts, "c0ffee000001", HEAD, "broken", "op.execute('SELECT 1/0')")
+    with pytest.raises(MigrationError, match=f"leaving the database at revision {HEAD}"):
+        run(database, scripts)
+    assert database.scalar("SELECT version_num FROM alembic_version") == HEAD
+
+
+def test_a_statement_waiting_on_a_table_lock_gives_up_after_lock_timeout(database, scripts):
+    run(database)
+    add_revision(
+        scripts,
+        "b1c2d3e4f5a6",
+        HEAD,
+        "add users locale",
+        "op.add_column('users', sa.Column('locale', sa.String(10)))",
+    )
+    blocker = database.engine()
+    with blocker.connect() as connection:
+        connection.execute(sa.text("LOCK TABLE users IN ACCESS SHARE MODE"))
+        with pytest.raises(MigrationError, match="lock timeout") as error:
+            run(database, scripts, lock_timeout=0.5)
+        assert "b1c2d3e4f5a6" in str(error.value)
+        assert "raise lock_timeout" in str(error.value)
+        connection.rollback()
+    blocker.dispose()
+    assert run(database, scripts).changed
+
+
+def _silent_server() -> tuple[socket.socket, int, list]:
+    """A loopback port that accepts connections and never answers."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    accepted: list = []  # held by the caller so the accepted socket stays open
+
+    def accept_forever() -> None:
+        while True:
+            try:
+                accepted.append(server.accept())
+            except OSError:
+                return
+
+    threading.Thread(target=accept_forever, daemon=True).start()
+    return server, server.getsockname()[1], accepted
+
+
+def _request(url, location="migrations", **options) -> MigrationRequest:
+    return MigrationRequest(script_location=str(location), url=url, **options)
+
+
+def error_of(request: MigrationRequest) -> str:
+    with pytest.raises(MigrationError) as error:
+        migrate(request)
+    return str(error.value)
+
+
+def test_unreachable_server(database):
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()
+    message = error_of(_request(database.url.set(port=port)))
+    assert message.startswith(f"cannot connect to database {database.name} on 127.0.0.1:{port}")
+    assert "refused" in message
+    assert_one_clean_sentence(message, database)
+
+
+def test_connecting_to_a_silent_server_times_out(database):
+    server, port, accepted = _silent_server()
+    try:
+        message = error_of(_request(database.url.set(port=port), connect_timeout=2))
+        assert accepted, "the client never reached the silent server"
+    finally:
+        server.close()
+    assert f"cannot connect to database {database.name} on 127.0.0.1:{port}" in message
+    assert "timeout" in message
+    assert_one_clean_sentence(message, database)
+
+
+def test_wrong_password(database):
+    message = error_of(_request(database.url.set(password="not-the-password")))
+    assert "password authentication failed" in message
+    assert "not-the-password" not in message
+    assert_one_clean_sentence(message, database)
+
+
+def test_unknown_database(database):
+    message = error_of(_request(database.url.set(database="nosuchdb")))
+    assert 'database "nosuchdb" does not exist' in message
+    assert_one_clean_sentence(message, database)
+
+
+def test_unknown_revision(database):
+    message = error_of(_request(database.url, revision="feedfacecafe"))
+    assert "revision 'feedfacecafe' is not one of the migration scripts" in message
+    assert_one_clean_sentence(message, database)
+    message = error_of(_request(database.url, revision="head; drop table users"))
+    assert "is not a revision id" in message
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://owner:s3cret-pw@host:notaport/db",
+        "not a url s3cret-pw",
+        "postgresql://owner:s3cret-pw@localhost:5432",
+        "mysql://owner:s3cret-pw@localhost/db",
+    ],
+)
+def test_malformed_url(url):
+    with pytest.raises(MigrationError) as error:
+        build_url(url=url)
+    assert "url option" in str(error.value)
+    assert "s3cret-pw" not in str(error.value)
+    assert_one_clean_sentence(str(error.value))
+
+
+def test_login_options_build_the_url():
+    url = build_url(
+        login_host="db.example",
+        login_port=6543,
+        login_user="backend_owner",
+        login_password="pw",
+        login_db="backend",
+    )
+    assert (url.host, url.port, url.username, url.database) == (
+        "db.example",
+        6543,
+        "backend_owner",
+        "backend",
+    )
+    socket_url = build_url(login_unix_socket="/run/postgresql", login_db="backend")
+    assert socket_url.host is None and socket_url.query["host"] == "/run/postgresql"
+    with pytest.raises(MigrationError, match="set login_db"):
+        build_url(login_host="db.example")
+
+
+def test_script_location_missing(database, tmp_path):
+    message = error_of(_request(database.url, tmp_path / "nowhere"))
+    assert "is not a directory" in message and str(tmp_path / "nowhere") in message
+    assert_one_clean_sentence(message, database)
+
+
+def test_script_location_without_env_py(database, scripts):
+    (scripts / "env.py").unlink()
+    message = error_of(_request(database.url, scripts))
+    assert "has no env.py" in message
+    assert_one_clean_sentence(message, database)
+
+
+def test_broken_revision_file(database, scripts):
+    (scripts / "versions" / "broken.py").write_text("revision = 'x'\ndef upgrade(:\n")
+    message = error_of(_request(database.url, scripts))
+    assert "cannot load the migration scripts" in message and "SyntaxError" in message
+    assert_one_clean_sentence(message, database)
+    assert catalog.rows(database.engine(), catalog.TABLES) == []
+
+
+def test_database_ahead_of_the_code(database):
+    run(database)
+    database.execute("UPDATE alembic_version SET version_num = 'fromthefuture'")
+    message = error_of(_request(database.url))
+    assert "is at revision fromthefuture, which the migration scripts" in message
+    assert "deploy the code that contains that revision" in message
+    assert_one_clean_sentence(message, database)
+    assert database.scalar("SELECT version_num FROM alembic_version") == "fromthefuture"
+
+
+def test_multiple_heads(database, scripts):
+    add_revision(scripts, "aaaa00000001", HEAD, "one branch", "pass")
+    add_revision(scripts, "bbbb00000002", HEAD, "another branch", "pass")
+    message = error_of(_request(database.url, scripts))
+    assert "have 2 heads (aaaa00000001, bbbb00000002)" in message
+    assert "alembic merge heads" in message
+    assert_one_clean_sentence(message, database)
+    assert catalog.rows(database.engine(), catalog.TABLES) == []
+
+
+def test_results_carry_no_password(database):
+    result = run(database, render_sql=True)
+    assert database.owner_password not in repr(result.as_dict())
+
+
+def test_module_utils_need_no_path_tricks():
+    """The module ships module_utils/alembic_migration.py; it must stand alone."""
+    source = (Path(__file__).parent.parent / "module_utils" / "alembic_migration.py").read_text()
+    assert "import models" not in source and "from tests" not in source

@@ -1,0 +1,131 @@
+"""alembic_migrate through Ansible itself: `ansible localhost -m alembic_migrate`."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import MIGRATIONS, ROOT
+from tests.helpers import head_revision
+
+BIN = Path(sys.executable).parent
+
+
+def ansible(*module_args: str, extra: tuple[str, ...] = (), json_output: bool = True):
+    env = dict(
+        os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), PATH=f"{BIN}:{os.environ['PATH']}"
+    )
+    if json_output:
+        env.update(
+            ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json"
+        )
+    completed = subprocess.run(
+        [
+            str(BIN / "ansible"),
+            "localhost",
+            "-i",
+            "localhost,",
+            "-c",
+            "local",
+            "-e",
+            f"ansible_python_interpreter={sys.executable}",
+            "-m",
+            "alembic_migrate",
+            "-a",
+            " ".join(module_args),
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=120,
+    )
+    if not json_output:
+        return completed, None
+    return completed, json.loads(completed.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
+
+
+def url_arg(database) -> str:
+    return f"url={database.url.render_as_string(hide_password=False)}"
+
+
+def test_module_reports_changed_then_unchanged(database):
+    first, result = ansible(f"script_location={MIGRATIONS}", url_arg(database))
+    assert first.returncode == 0, first.stdout
+    assert result["changed"] is True
+    assert [step["revision"] for step in result["applied"]] == [head_revision()]
+    second, result = ansible(f"script_location={MIGRATIONS}", url_arg(database))
+    assert second.returncode == 0
+    assert result["changed"] is False
+    assert result["applied"] == []
+
+
+def test_module_login_options_connect_like_community_postgresql(database):
+    url = database.url
+    completed, result = ansible(
+        f"script_location={MIGRATIONS}",
+        f"login_host={url.host}",
+        f"login_port={url.port}",
+        f"login_user={url.username}",
+        f"login_password={url.password}",
+        f"login_db={url.database}",
+    )
+    assert completed.returncode == 0, completed.stdout
+    assert result["changed"] is True
+
+
+def test_module_check_mode_with_diff_shows_the_sql_and_changes_nothing(database):
+    completed, result = ansible(
+        f"script_location={MIGRATIONS}", url_arg(database), extra=("--check", "--diff")
+    )
+    assert completed.returncode == 0, completed.stdout
+    assert result["changed"] is True
+    assert "CREATE TABLE users" in result["diff"]["prepared"]
+    assert database.scalar("SELECT count(*) FROM pg_class WHERE relname = 'users'") == 0
+
+
+def test_module_failure_is_one_line_without_secret_even_at_vvv(database):
+    wrong = database.url.set(password="wr0ng-Secret-9")
+    completed, _ = ansible(
+        f"script_location={MIGRATIONS}",
+        f"url={wrong.render_as_string(hide_password=False)}",
+        extra=("-vvv",),
+        json_output=False,
+    )
+    assert completed.returncode != 0
+    output = completed.stdout + completed.stderr
+    assert "password authentication failed" in output
+    assert "wr0ng-Secret-9" not in output
+    assert "Traceback" not in output
+
+
+def test_module_refuses_url_and_login_db_together(database):
+    completed, result = ansible(
+        f"script_location={MIGRATIONS}", url_arg(database), "login_db=backend"
+    )
+    assert completed.returncode != 0
+    assert "mutually exclusive" in result["msg"]
+
+
+def test_ansible_doc_is_the_manual():
+    completed = subprocess.run(
+        [str(BIN / "ansible-doc"), "-M", str(ROOT / "library"), "alembic_migrate"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
+    assert completed.returncode == 0, completed.stderr
+    for word in (
+        "script_location",
+        "allow_downgrade",
+        "migration_lock_timeout",
+        "EXAMPLES",
+        "RETURN VALUES",
+        "applied",
+    ):
+        assert word in completed.stdout
