@@ -1,0 +1,62 @@
+"""Build, on the controller, the wheels a target host needs to run the migrations.
+
+    build_wheelhouse.py DEST --python-version 3.11 --platform manylinux2014_x86_64 \
+        --constraints requirements.lock alembic SQLAlchemy psycopg2-binary
+
+Downloads binary wheels for the target's Python and platform (the target needs no
+internet and no compiler) at the versions the constraints pin, and writes
+DEST/requirements.txt naming each one. A finished DEST is reused: prints
+"unchanged" then, "built" otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+WHEEL_NAME = re.compile(r"^(?P<name>[^-]+)-(?P<version>[^-]+)-.*\.whl$")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("dest", type=Path)
+    parser.add_argument("--python-version", required=True)
+    parser.add_argument("--platform", required=True)
+    parser.add_argument("--constraints", type=Path, required=True)
+    parser.add_argument("packages", nargs="+")
+    args = parser.parse_args()
+
+    if (args.dest / "requirements.txt").is_file():
+        print("unchanged")
+        return 0
+    args.dest.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".wheelhouse-", dir=args.dest.parent))
+    try:
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
+             "--only-binary=:all:", "--implementation", "cp",
+             "--python-version", args.python_version, "--platform", args.platform,
+             "--constraint", str(args.constraints), "--dest", str(staging), *args.packages],
+            check=True,
+        )
+        pins = sorted(
+            f"{match['name'].replace('_', '-')}=={match['version']}"
+            for wheel in staging.glob("*.whl")
+            if (match := WHEEL_NAME.match(wheel.name))
+        )
+        (staging / "requirements.txt").write_text("\n".join(pins) + "\n")
+        shutil.rmtree(args.dest, ignore_errors=True)
+        staging.rename(args.dest)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    print("built")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
