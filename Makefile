@@ -1,0 +1,50 @@
+# backend-db: `make site` provisions the default inventory, `make test` runs every test.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+export PATH := $(BIN):$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+STAMP := $(VENV)/.setup-done
+
+.PHONY: setup site test lint pytest revision lock clean
+
+## setup: Debian packages and .venv, only when requirements.lock or the setup script changed
+setup: $(STAMP)
+
+$(STAMP): requirements.lock scripts/setup.sh
+	bash scripts/setup.sh
+	touch $@
+
+## site: provision the default inventory (this machine) with site.yml
+site: setup
+	@[ "$$(id -u)" -eq 0 ] || { echo "make site provisions this machine: run it as root (sudo make site)" >&2; exit 1; }
+	ansible-playbook site.yml
+
+## test: lint, then the pytest suite against a private PostgreSQL
+test: setup lint pytest
+
+lint: setup
+	ruff check .
+	ruff format --check models module_utils library migrations tests scripts
+	yamllint --strict .
+	ansible-lint
+
+pytest: setup
+	pytest
+
+## revision: autogenerate a new migration, e.g. make revision MESSAGE="add users.locale"
+revision: setup
+	python scripts/new_revision.py "$(MESSAGE)"
+
+## lock: re-resolve requirements.in into requirements.lock
+lock:
+	rm -rf .lock-venv
+	python3 -m venv .lock-venv
+	.lock-venv/bin/python -m pip install --quiet --upgrade pip
+	.lock-venv/bin/python -m pip install --quiet -r requirements.in
+	.lock-venv/bin/python -m pip freeze --exclude-editable > requirements.lock
+	rm -rf .lock-venv
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache
