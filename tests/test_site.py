@@ -1,0 +1,291 @@
+"""site.yml on this machine, against a PostgreSQL cluster of its own.
+
+The play runs exactly as `make site` runs it, except that it manages a separate
+Debian cluster on a free port and installs into a temporary directory, so the
+machine's own `main` cluster is left alone. Needs root, as provisioning does.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg2
+import pytest
+import sqlalchemy as sa
+
+from module_utils.alembic_migration import MigrationRequest, migrate
+from tests.conftest import ROOT
+from tests.helpers import head_revision
+from tests.pgserver import _free_port
+
+pytestmark = pytest.mark.skipif(
+    os.geteuid() != 0 or not shutil.which("pg_createcluster"),
+    reason="provisioning this machine needs root and postgresql-common (CI has both)",
+)
+
+BIN = Path(sys.executable).parent
+VERSION = 15
+
+
+class Site:
+    def __init__(self, workdir: Path) -> None:
+        self.cluster = f"bdtest{secrets.token_hex(3)}"
+        self.port = _free_port()
+        self.install_dir = workdir / "opt"
+        self.owner_password = secrets.token_urlsafe(24)
+        self.app_password = secrets.token_urlsafe(24)
+        self.vars_file = workdir / "vars.json"
+        self.vars_file.write_text(
+            json.dumps(
+                {
+                    "postgresql_cluster": self.cluster,
+                    "postgresql_port": self.port,
+                    "migrations_install_dir": str(self.install_dir),
+                    "app_database_owner_password": self.owner_password,
+                    "app_database_app_password": self.app_password,
+                }
+            )
+        )
+        self.vars_file.chmod(0o600)
+        self.inventory = workdir / "hosts.yml"
+        self.inventory.write_text(
+            json.dumps(
+                {
+                    "dbservers": {
+                        "hosts": {
+                            "localhost": {
+                                "ansible_connection": "local",
+                                "ansible_python_interpreter": sys.executable,
+                                "ansible_become": False,
+                            }
+                        }
+                    }
+                }
+            )
+        )
+
+    def play(self, *args: str, playbook: str = "site.yml") -> subprocess.CompletedProcess:
+        env = dict(
+            os.environ,
+            ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
+            PATH=f"{BIN}:{os.environ['PATH']}",
+            ANSIBLE_FORCE_COLOR="0",
+        )
+        return subprocess.run(
+            [
+                str(BIN / "ansible-playbook"),
+                "-i",
+                str(self.inventory),
+                "-e",
+                f"@{self.vars_file}",
+                playbook,
+                *args,
+            ],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            env=env,
+            timeout=900,
+        )
+
+    def connect(
+        self,
+        user: str = "backend_app",
+        password: str | None = None,
+        database: str = "backend",
+        sslmode: str = "require",
+    ):
+        return psycopg2.connect(
+            host="127.0.0.1",
+            port=self.port,
+            user=user,
+            dbname=database,
+            sslmode=sslmode,
+            password=self.app_password if password is None else password,
+            connect_timeout=5,
+        )
+
+    def log(self) -> str:
+        path = Path(f"/var/log/postgresql/postgresql-{VERSION}-{self.cluster}.log")
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def destroy(self) -> None:
+        subprocess.run(
+            ["pg_dropcluster", "--stop", str(VERSION), self.cluster],
+            capture_output=True,
+            check=False,
+        )
+
+
+def recap(result: subprocess.CompletedProcess) -> dict[str, int]:
+    match = re.search(r"localhost\s+:\s+(.*)", result.stdout)
+    assert match, result.stdout[-3000:] + result.stderr[-3000:]
+    return {key: int(value) for key, value in re.findall(r"(\w+)=(\d+)", match.group(1))}
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    site = Site(tmp_path_factory.mktemp("site"))
+    first = site.play()
+    second = site.play("-v")
+    site.runs = (first, second)
+    yield site
+    site.destroy()
+
+
+def test_first_run_provisions_and_second_run_changes_nothing(site):
+    first, second = site.runs
+    assert first.returncode == 0, first.stdout[-4000:]
+    assert recap(first)["changed"] > 0
+    assert second.returncode == 0, second.stdout[-4000:]
+    assert recap(second)["changed"] == 0, second.stdout[-4000:]
+
+
+def test_schema_is_at_head(site):
+    with site.connect() as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT version_num FROM alembic_version")
+        assert cursor.fetchone()[0] == head_revision()
+
+
+def test_runtime_role_reads_and_writes_application_tables(site):
+    with site.connect() as connection, connection.cursor() as cursor:
+        cursor.execute("INSERT INTO users (email) VALUES ('ada@example.com') RETURNING user_id")
+        user_id = cursor.fetchone()[0]
+        cursor.execute("UPDATE users SET display_name = 'Ada' WHERE user_id = %s", (user_id,))
+        cursor.execute("SELECT display_name FROM users WHERE user_id = %s", (user_id,))
+        assert cursor.fetchone()[0] == "Ada"
+        cursor.execute("DELETE FROM users WHERE user_id = %s", (user_id,))
+        assert cursor.rowcount == 1
+        cursor.execute("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+        assert cursor.fetchone()[0] is True
+
+
+@pytest.mark.parametrize(
+    "statement, refusal",
+    [
+        ("CREATE TABLE intruder (id int)", "permission denied for schema public"),
+        ("CREATE TEMPORARY TABLE intruder (id int)", "permission denied to create temporary"),
+        ("CREATE DATABASE intruder", "permission denied to create database"),
+        ("CREATE ROLE intruder", "permission denied to create role"),
+        ("DROP TABLE requests", "must be owner of table requests"),
+    ],
+)
+def test_runtime_role_cannot_change_the_schema_or_the_cluster(site, statement, refusal):
+    connection = site.connect()
+    connection.autocommit = True  # CREATE DATABASE refuses to run in a transaction
+    try:
+        with pytest.raises(psycopg2.Error, match=refusal), connection.cursor() as cursor:
+            cursor.execute(statement)
+    finally:
+        connection.close()
+
+
+def test_runtime_role_cannot_connect_to_another_database(site):
+    with pytest.raises(psycopg2.OperationalError, match=r"pg_hba\.conf rejects"):
+        site.connect(database="postgres")
+
+
+def test_postgres_cannot_log_in_over_tcp(site):
+    with pytest.raises(psycopg2.OperationalError, match=r"pg_hba\.conf rejects"):
+        site.connect(user="postgres", database="postgres", password="any")
+
+
+def test_plain_tcp_without_tls_is_refused(site):
+    with pytest.raises(psycopg2.OperationalError, match="no encryption"):
+        site.connect(sslmode="disable")
+
+
+def test_check_diff_on_a_provisioned_host_changes_nothing(site):
+    result = site.play("--check", "--diff")
+    assert result.returncode == 0, result.stdout[-4000:]
+    assert recap(result)["changed"] == 0, result.stdout[-4000:]
+
+
+def test_check_diff_on_a_host_behind_lists_pending_revisions_and_their_sql(site):
+    owner = sa.engine.URL.create(
+        "postgresql+psycopg2",
+        username="backend_owner",
+        password=site.owner_password,
+        host="127.0.0.1",
+        port=site.port,
+        database="backend",
+    )
+    migrate(
+        MigrationRequest(
+            script_location=str(ROOT / "migrations"),
+            url=owner,
+            revision="base",
+            allow_downgrade=True,
+        )
+    )
+    try:
+        result = site.play("--check", "--diff", playbook="playbooks/migrate.yml")
+        assert result.returncode == 0, result.stdout[-4000:]
+        assert recap(result)["changed"] == 1
+        assert head_revision() in result.stdout
+        assert "CREATE TABLE requests" in result.stdout
+        owner_connection = site.connect(user="backend_owner", password=site.owner_password)
+        with owner_connection, owner_connection.cursor() as cursor:
+            cursor.execute("SELECT to_regclass('public.users') IS NULL")
+            assert cursor.fetchone()[0] is True
+    finally:
+        migrate(MigrationRequest(script_location=str(ROOT / "migrations"), url=owner))
+
+
+def test_no_password_in_verbose_output_or_server_log(site):
+    _, verbose = site.runs
+    output = verbose.stdout + verbose.stderr
+    log = site.log()
+    assert "backend_owner" in output and log
+    for password in (site.owner_password, site.app_password):
+        assert password not in output
+        assert password not in log
+
+
+@pytest.mark.parametrize(
+    "extra, named",
+    [
+        ({"postgresql_port": 70000}, "postgresql_port"),
+        ({"postgresql_port": "five"}, "postgresql_port"),
+        ({"postgresql_client_networks": ["10.0.0.0/33"]}, "postgresql_client_networks"),
+        ({"postgresql_log_statement": "everything"}, "postgresql_log_statement"),
+    ],
+)
+def test_invalid_role_variables_fail_before_any_task_changes_anything(site, tmp_path, extra, named):
+    extra_file = tmp_path / "extra.json"
+    extra_file.write_text(json.dumps(extra))
+    result = site.play("-e", f"@{extra_file}", playbook="playbooks/server.yml")
+    assert result.returncode != 0
+    assert named in result.stdout + result.stderr
+    assert recap(result)["changed"] == 0
+
+
+def test_example_inventory_parses_and_the_play_is_well_formed():
+    env = dict(
+        os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), PATH=f"{BIN}:{os.environ['PATH']}"
+    )
+    result = subprocess.run(
+        [str(BIN / "ansible-playbook"), "-i", "inventories/example", "--syntax-check", "site.yml"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    listed = subprocess.run(
+        [str(BIN / "ansible-inventory"), "-i", "inventories/example", "--graph", "dbservers"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=120,
+    )
+    assert "db1.example.internal" in listed.stdout and "db2.example.internal" in listed.stdout
