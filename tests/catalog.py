@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import sqlalchemy as sa
 
 TABLES = """
@@ -50,7 +52,8 @@ INDEX_COLUMNS = """
 SELECT c.relname, i.relname,
        (SELECT array_agg(a.attname ORDER BY k.ord)
         FROM unnest(ix.indkey::int2[]) WITH ORDINALITY k(num, ord)
-        LEFT JOIN pg_attribute a ON a.attrelid = ix.indrelid AND a.attnum = k.num)
+        LEFT JOIN pg_attribute a ON a.attrelid = ix.indrelid AND a.attnum = k.num),
+       ix.indpred IS NOT NULL
 FROM pg_index ix JOIN pg_class c ON c.oid = ix.indrelid JOIN pg_class i ON i.oid = ix.indexrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public'
 """
@@ -63,33 +66,45 @@ DELETE_RULES = {
 }
 
 
+Query = Callable[[str], list[tuple]]
+
+
 def rows(engine: sa.Engine, sql: str) -> list[tuple]:
     with engine.connect() as connection:
         return [tuple(row) for row in connection.execute(sa.text(sql))]
 
 
-def snapshot(engine: sa.Engine) -> dict[str, object]:
-    """Everything about the public schema that models and migrations must agree on."""
+def engine_query(engine: sa.Engine) -> Query:
+    return lambda sql: rows(engine, sql)
+
+
+def snapshot(query: Query) -> dict[str, object]:
+    """Everything about the public schema that models and migrations must agree on.
+
+    `query` runs one SQL statement and returns its rows: through SQLAlchemy here, or
+    through psql inside a container in the Molecule verification.
+    """
     return {
-        "tables": sorted(rows(engine, TABLES)),
-        "columns": sorted(rows(engine, COLUMNS)),
-        "constraints": sorted(rows(engine, CONSTRAINTS)),
-        "indexes": sorted(rows(engine, INDEXES)),
-        "enums": sorted(rows(engine, ENUMS)),
+        "tables": sorted(query(TABLES)),
+        "columns": sorted(query(COLUMNS)),
+        "constraints": sorted(query(CONSTRAINTS)),
+        "indexes": sorted(query(INDEXES)),
+        "enums": sorted(query(ENUMS)),
     }
 
 
-def foreign_keys(engine: sa.Engine) -> dict[tuple[str, tuple[str, ...]], tuple[str, str]]:
+def foreign_keys(query: Query) -> dict[tuple[str, tuple[str, ...]], tuple[str, str]]:
     """(table, columns) -> (referenced table, delete rule)."""
     return {
         (table, tuple(columns)): (target, DELETE_RULES[rule])
-        for table, _, columns, target, rule in rows(engine, FOREIGN_KEYS)
+        for table, _, columns, target, rule in query(FOREIGN_KEYS)
     }
 
 
-def index_columns(engine: sa.Engine) -> dict[str, list[tuple[str, ...]]]:
-    """table -> the column lists of its indexes (None for expression columns)."""
+def index_columns(query: Query) -> dict[str, list[tuple[str, ...]]]:
+    """table -> the column lists of its indexes that can serve any query (not partial)."""
     found: dict[str, list[tuple[str, ...]]] = {}
-    for table, _, columns in rows(engine, INDEX_COLUMNS):
-        found.setdefault(table, []).append(tuple(columns))
+    for table, _, columns, partial in query(INDEX_COLUMNS):
+        if not partial:
+            found.setdefault(table, []).append(tuple(columns))
     return found
