@@ -5,9 +5,12 @@ VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+# podman reads the project's settings (runc, ulimits, cgroupfs), not /etc's.
+export CONTAINERS_CONF := $(CURDIR)/molecule/containers.conf
+MOLECULE_SCENARIOS := default
 STAMP := $(VENV)/.setup-done
 
-.PHONY: setup site test lint pytest revision lock clean
+.PHONY: setup site test lint pytest molecule image revision lock clean
 
 ## setup: Debian packages and .venv, only when requirements.lock or the setup script changed
 setup: $(STAMP)
@@ -21,8 +24,8 @@ site: setup
 	@[ "$$(id -u)" -eq 0 ] || { echo "make site provisions this machine: run it as root (sudo make site)" >&2; exit 1; }
 	ansible-playbook site.yml
 
-## test: lint, then the pytest suite against a private PostgreSQL
-test: setup lint pytest
+## test: lint, the pytest suite against a private PostgreSQL, then every Molecule scenario
+test: setup lint pytest molecule
 
 lint: setup
 	ruff check .
@@ -32,6 +35,13 @@ lint: setup
 
 pytest: setup
 	pytest
+
+## image: the Debian 12 systemd image for Molecule, built with debootstrap when missing
+image: setup
+	bash scripts/build-image.sh
+
+molecule: setup image
+	for scenario in $(MOLECULE_SCENARIOS); do molecule test --scenario-name "$$scenario"; done
 
 ## revision: autogenerate a new migration, e.g. make revision MESSAGE="add users.locale"
 revision: setup

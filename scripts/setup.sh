@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # Installs everything backend-db needs on a Debian 12 machine: the Debian packages
-# (PostgreSQL 15 server binaries for the tests, python3-venv) and the virtualenv .venv
+# (PostgreSQL 15 server binaries for the tests, python3-venv, podman with runc and
+# CNI plugins and debootstrap for the Molecule containers) and the virtualenv .venv
 # with exactly the versions in requirements.lock. Safe to run again: it only installs
 # what is missing. `make setup` runs it when requirements.lock or this file changes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEBIAN_PACKAGES=(postgresql-15 postgresql-client-15 python3-venv)
+DEBIAN_PACKAGES=(
+    postgresql-15 postgresql-client-15 python3-venv
+    podman runc containernetworking-plugins golang-github-containernetworking-plugin-dnsname
+    debootstrap
+)
 
 missing=()
 for package in "${DEBIAN_PACKAGES[@]}"; do
