@@ -1,0 +1,191 @@
+"""Verification of the converged container: service, schema, roles and hardening."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+import models
+from tests import catalog, design
+from tests.container import install_pgpass, local_psql_query, psql_query, secret
+from tests.helpers import head_revision
+from tests.pgserver import TemporaryPostgres
+
+NAME = "backend-db-default"
+testinfra_hosts = [f"podman://{NAME}"]
+CONFIG = "/etc/postgresql/15/main"
+PORT = 5432
+
+
+@pytest.fixture(scope="module")
+def query(host):
+    return psql_query(host)
+
+
+@pytest.fixture(scope="module")
+def tcp(host):
+    """Run psql over TCP from inside the container, as a given role."""
+    install_pgpass(
+        NAME,
+        [
+            ("backend", "backend_app", secret("backend_app")),
+            ("backend", "backend_owner", secret("backend_owner")),
+        ],
+    )
+
+    def run(
+        sql: str, user: str = "backend_app", database: str = "backend", sslmode: str = "require"
+    ):
+        dsn = f"host=127.0.0.1 port={PORT} dbname={database} user={user} sslmode={sslmode}"
+        return host.run("psql -XAtq -v ON_ERROR_STOP=1 %s -c %s", dsn, sql)
+
+    return run
+
+
+def test_service_is_enabled_and_running_under_systemd(host):
+    service = host.service("postgresql@15-main")
+    assert service.is_running
+    assert service.is_enabled
+    assert host.run("systemctl is-system-running").stdout.strip() in ("running", "degraded")
+
+
+def test_listens_on_loopback_only(host):
+    listening = {s for s in host.socket.get_listening_sockets() if s.endswith(f":{PORT}")}
+    assert listening, "nothing listens on the PostgreSQL port"
+    assert listening <= {f"tcp://127.0.0.1:{PORT}", f"tcp://::1:{PORT}"}, listening
+
+
+def test_schema_is_at_the_head_of_the_repository_migrations(query):
+    assert query("SELECT version_num FROM alembic_version") == [(head_revision(),)]
+
+
+def test_schema_matches_the_design(query):
+    design.assert_matches_design(query)
+
+
+def test_schema_is_exactly_what_the_models_declare(query):
+    with TemporaryPostgres() as server:
+        engine = sa.create_engine(server.url())
+        models.Base.metadata.create_all(engine)
+        engine.dispose()
+        expected = catalog.snapshot(local_psql_query(server, "postgres"))
+    assert catalog.snapshot(query) == expected
+
+
+def test_owner_and_runtime_roles_have_no_cluster_wide_power(query):
+    roles = {
+        name: (superuser, createdb, createrole, replication, bypassrls, login, limit)
+        for name, superuser, createdb, createrole, replication, bypassrls, login, limit in query(
+            "SELECT rolname, rolsuper, rolcreatedb, rolcreaterole, rolreplication, rolbypassrls,"
+            " rolcanlogin, rolconnlimit FROM pg_roles"
+            " WHERE rolname IN ('backend_owner', 'backend_app')"
+        )
+    }
+    assert roles["backend_owner"] == (False, False, False, False, False, True, "-1")
+    assert roles["backend_app"] == (False, False, False, False, False, True, "50")
+
+
+def test_database_and_schema_belong_to_the_owner_and_public_is_locked_out(query):
+    assert query(
+        "SELECT pg_get_userbyid(datdba), has_database_privilege('public', 'backend', 'CONNECT'),"
+        " has_database_privilege('public', 'backend', 'TEMPORARY')"
+        " FROM pg_database WHERE datname = 'backend'"
+    ) == [("backend_owner", False, False)]
+    assert query(
+        "SELECT has_schema_privilege('backend_app', 'public', 'CREATE'),"
+        " has_schema_privilege('backend_app', 'public', 'USAGE'),"
+        " has_schema_privilege('backend_owner', 'public', 'CREATE')"
+    ) == [(False, True, True)]
+
+
+def test_runtime_role_has_dml_on_every_table_and_nothing_more(query):
+    rows = query(
+        "SELECT c.relname, p.privilege, has_table_privilege('backend_app', c.oid, p.privilege)"
+        " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " CROSS JOIN unnest(ARRAY['SELECT','INSERT','UPDATE','DELETE','TRUNCATE',"
+        "'REFERENCES','TRIGGER']) AS p(privilege)"
+        " WHERE n.nspname = 'public' AND c.relkind = 'r' AND c.relname <> 'alembic_version'"
+    )
+    granted = {(table, privilege) for table, privilege, has in rows if has}
+    tables = design.TABLES
+    assert granted == {(t, p) for t in tables for p in ("SELECT", "INSERT", "UPDATE", "DELETE")}
+
+
+def test_password_encryption_is_scram_and_ssl_is_on(query):
+    assert query("SHOW password_encryption") == [("scram-sha-256",)]
+    assert query("SHOW ssl") == [("on",)]
+    assert query("SELECT count(*) FROM pg_authid WHERE rolpassword NOT LIKE 'SCRAM-SHA-256$%'") == [
+        ("0",)
+    ]
+
+
+def test_pg_hba_never_trusts_and_ends_with_a_reject(query):
+    rules = query(
+        "SELECT type, database, user_name, address, auth_method FROM pg_hba_file_rules"
+        " WHERE error IS NULL ORDER BY line_number"
+    )
+    assert rules, "pg_hba.conf has no rules"
+    assert all(method != "trust" for *_, method in rules), rules
+    assert query("SELECT count(*) FROM pg_hba_file_rules WHERE error IS NOT NULL") == [("0",)]
+    remote = [rule for rule in rules if rule[0] != "local"]
+    for rule in remote:
+        kind, _, users, _, method = rule
+        assert method in ("scram-sha-256", "reject"), rule
+        if method == "scram-sha-256":
+            assert kind == "hostssl" and "postgres" not in users
+    assert remote[-1] == ("host", ["all"], ["all"], "all", "reject")
+
+
+@pytest.mark.parametrize(
+    "path, mode",
+    [
+        (f"{CONFIG}/pg_hba.conf", 0o600),
+        (f"{CONFIG}/pg_ident.conf", 0o640),
+        (f"{CONFIG}/postgresql.conf", 0o640),
+        (f"{CONFIG}/conf.d/50-backend-db.conf", 0o640),
+        (f"{CONFIG}/server.key", 0o600),
+        ("/var/lib/postgresql/15/main", 0o700),
+    ],
+)
+def test_files_are_owned_by_postgres_and_no_looser_than_designed(host, path, mode):
+    file = host.file(path)
+    assert file.exists
+    assert file.user == "postgres"
+    assert file.mode & ~mode == 0, oct(file.mode)
+
+
+def test_runtime_role_reads_and_writes_over_tls(tcp):
+    result = tcp(
+        "INSERT INTO users (email) VALUES ('verify@example.com');"
+        " SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid();"
+        " DELETE FROM users WHERE email = 'verify@example.com'"
+    )
+    assert result.rc == 0, result.stderr
+    assert result.stdout.strip() == "t"
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "CREATE TABLE intruder (id int)",
+        "CREATE DATABASE intruder",
+        "CREATE ROLE intruder",
+        "DROP TABLE requests",
+    ],
+)
+def test_runtime_role_cannot_escalate(tcp, sql):
+    result = tcp(sql)
+    assert result.rc != 0
+    assert "permission denied" in result.stderr or "must be owner" in result.stderr
+
+
+def test_runtime_role_cannot_reach_another_database(tcp):
+    result = tcp("SELECT 1", database="postgres")
+    assert result.rc != 0 and "pg_hba.conf rejects" in result.stderr
+
+
+def test_plain_tcp_and_the_superuser_over_tcp_are_refused(tcp):
+    plain = tcp("SELECT 1", sslmode="disable")
+    assert plain.rc != 0 and "no encryption" in plain.stderr
+    superuser = tcp("SELECT 1", user="postgres", database="postgres")
+    assert superuser.rc != 0 and "pg_hba.conf rejects" in superuser.stderr

@@ -1,0 +1,91 @@
+"""Helpers for verifying a converged Molecule container with testinfra."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+from tests import catalog
+from tests.pgserver import TemporaryPostgres
+
+SEPARATOR = "\x1f"
+
+
+def parse(value: str) -> object:
+    """psql's text form of a value, as the catalog helpers expect it."""
+    if value == "":
+        return None
+    if value in ("t", "f"):
+        return value == "t"
+    if value.startswith("{") and value.endswith("}"):
+        return [None if item == "NULL" else item for item in value[1:-1].split(",") if item]
+    return value
+
+
+def parse_rows(output: str) -> list[tuple]:
+    return [tuple(parse(field) for field in line.split(SEPARATOR)) for line in output.splitlines()]
+
+
+def psql_query(host, database: str = "backend") -> catalog.Query:
+    """Run SQL as postgres inside the container (peer over the socket)."""
+
+    def query(sql: str) -> list[tuple]:
+        result = host.run(
+            "runuser -u postgres -- psql -XAtq -v ON_ERROR_STOP=1 -F %s -d %s -c %s",
+            SEPARATOR,
+            database,
+            sql,
+        )
+        assert result.rc == 0, result.stderr
+        return parse_rows(result.stdout)
+
+    return query
+
+
+def local_psql_query(server: TemporaryPostgres, database: str) -> catalog.Query:
+    """The same, against a TemporaryPostgres on the controller (trust on its socket)."""
+
+    def query(sql: str) -> list[tuple]:
+        result = subprocess.run(
+            [
+                "psql",
+                "-XAtq",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-F",
+                SEPARATOR,
+                "-h",
+                str(server.socket_dir),
+                "-p",
+                str(server.port),
+                "-U",
+                "postgres",
+                "-d",
+                database,
+                "-c",
+                sql,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return parse_rows(result.stdout)
+
+    return query
+
+
+def secret(name: str) -> str:
+    """A password the scenario generated into Molecule's ephemeral directory."""
+    return (Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "secrets" / name).read_text().strip()
+
+
+def install_pgpass(container: str, entries: list[tuple[str, str, str]]) -> None:
+    """Give root in the container a ~/.pgpass, written through stdin, not arguments."""
+    lines = "".join(f"*:*:{database}:{user}:{password}\n" for database, user, password in entries)
+    subprocess.run(
+        ["podman", "exec", "-i", container, "sh", "-c", "umask 077; cat > /root/.pgpass"],
+        input=lines,
+        text=True,
+        check=True,
+    )
