@@ -1,0 +1,55 @@
+"""After the upgrade: only the new revision ran, and every row is still there."""
+
+from __future__ import annotations
+
+import json
+
+from tests.container import psql_query
+from tests.helpers import head_revision
+
+testinfra_hosts = ["podman://backend-db-upgrade"]
+NEW_REVISION = "0a1b2c3d4e5f"
+
+
+def test_only_the_new_revision_was_applied(host):
+    result = json.loads(host.file("/root/upgrade-result.json").content_string)
+    assert result["changed"] is True
+    assert result["before"] == [head_revision()]
+    assert [step["revision"] for step in result["applied"]] == [NEW_REVISION]
+    assert result["after"] == [NEW_REVISION]
+
+
+def test_the_database_is_at_the_new_revision_with_its_column(host):
+    query = psql_query(host)
+    assert query("SELECT version_num FROM alembic_version") == [(NEW_REVISION,)]
+    assert query(
+        "SELECT data_type FROM information_schema.columns"
+        " WHERE table_name = 'users' AND column_name = 'locale'"
+    ) == [("character varying",)]
+
+
+def test_every_row_survived_the_upgrade(host):
+    query = psql_query(host)
+    counts = dict(
+        query(
+            "SELECT 'users', count(*) FROM users"
+            " UNION ALL SELECT 'api_keys', count(*) FROM api_keys"
+            " UNION ALL SELECT 'budgets', count(*) FROM budgets"
+            " UNION ALL SELECT 'policies', count(*) FROM policies"
+            " UNION ALL SELECT 'payments', count(*) FROM payments"
+            " UNION ALL SELECT 'requests', count(*) FROM requests"
+        )
+    )
+    assert counts == {
+        "users": "2",
+        "api_keys": "2",
+        "budgets": "1",
+        "policies": "1",
+        "payments": "1",
+        "requests": "100",
+    }
+    assert query("SELECT sum(cost), sum(latency_ms) FROM requests") == [("5.050000", "5050")]
+    assert query("SELECT string_agg(email, ',' ORDER BY email) FROM users") == [
+        ("ada@example.com,grace@example.com",)
+    ]
+    assert query("SELECT amount, provider_reference FROM payments") == [("42.50", "pi_123")]
