@@ -7,7 +7,7 @@ export PATH := $(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 # podman reads the project's settings (runc, ulimits, cgroupfs), not /etc's.
 export CONTAINERS_CONF := $(CURDIR)/molecule/containers.conf
-MOLECULE_SCENARIOS := default
+MOLECULE_SCENARIOS := default cluster upgrade
 STAMP := $(VENV)/.setup-done
 
 .PHONY: setup site test lint pytest molecule image revision lock clean

@@ -1,0 +1,95 @@
+"""Verification across hosts: TLS from the allowed host, refusal elsewhere, one migration."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import testinfra
+
+from tests.container import install_pgpass, secret
+from tests.helpers import head_revision
+
+DB, APP, OUTSIDER = (f"backend-db-cluster-{role}" for role in ("db", "app", "outsider"))
+
+
+def address(name: str) -> str:
+    """The container's address on the scenario network."""
+    host = testinfra.get_host(f"podman://{name}")
+    return host.run("hostname -I").stdout.split()[0]
+
+
+testinfra_hosts = [f"podman://{APP}"]
+
+
+def client(name: str):
+    """psql over TCP from container `name` to the database server, as backend_app."""
+    install_pgpass(name, [("backend", "backend_app", secret("backend_app"))])
+    host = testinfra.get_host(f"podman://{name}")
+
+    def run(
+        sql: str = "SELECT 1",
+        sslmode: str = "require",
+        user: str = "backend_app",
+        database: str = "backend",
+    ):
+        dsn = (
+            f"host={address(DB)} port=5432 dbname={database} user={user} "
+            f"sslmode={sslmode} connect_timeout=5"
+        )
+        return host.run("psql -XAtq -v ON_ERROR_STOP=1 %s -c %s", dsn, sql)
+
+    return run
+
+
+@pytest.fixture(scope="module")
+def app():
+    return client(APP)
+
+
+@pytest.fixture(scope="module")
+def outsider():
+    return client(OUTSIDER)
+
+
+def test_application_host_reads_and_writes_over_tls(app):
+    result = app(
+        "INSERT INTO users (email) VALUES ('cluster@example.com');"
+        " SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid();"
+        " DELETE FROM users WHERE email = 'cluster@example.com'"
+    )
+    assert result.rc == 0, result.stderr
+    assert result.stdout.strip() == "t"
+
+
+def test_application_host_without_tls_is_refused(app):
+    result = app(sslmode="disable")
+    assert result.rc != 0 and "no encryption" in result.stderr
+
+
+def test_superuser_from_the_application_host_is_refused(app):
+    result = app(user="postgres", database="postgres")
+    assert result.rc != 0 and "pg_hba.conf rejects" in result.stderr
+
+
+def test_a_host_outside_the_allowed_networks_is_refused(outsider):
+    result = outsider()
+    assert result.rc != 0
+    assert "pg_hba.conf rejects" in result.stderr and address(OUTSIDER) in result.stderr
+
+
+def test_the_migration_was_applied_by_exactly_one_host():
+    results = {}
+    for name in (DB, APP):
+        host = testinfra.get_host(f"podman://{name}")
+        record = host.file("/root/migration-result.json")
+        if record.exists:
+            results[name] = json.loads(record.content_string)
+    assert len(results) == 1, f"hosts that applied the migration: {sorted(results)}"
+    (result,) = results.values()
+    assert [step["revision"] for step in result["applied"]] == [head_revision()]
+    db = testinfra.get_host(f"podman://{DB}")
+    versions = db.run(
+        "runuser -u postgres -- psql -XAtq -d backend -c 'SELECT version_num FROM alembic_version'"
+    )
+    assert versions.stdout.split() == [head_revision()]
