@@ -29,7 +29,7 @@ test: setup lint pytest molecule
 
 lint: setup
 	ruff check .
-	ruff format --check models module_utils library migrations tests scripts
+	ruff format --check models module_utils library migrations tests scripts molecule roles
 	yamllint --strict .
 	ansible-lint
 

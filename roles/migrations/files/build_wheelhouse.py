@@ -38,10 +38,26 @@ def main() -> int:
     staging = Path(tempfile.mkdtemp(prefix=".wheelhouse-", dir=args.dest.parent))
     try:
         subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
-             "--only-binary=:all:", "--implementation", "cp",
-             "--python-version", args.python_version, "--platform", args.platform,
-             "--constraint", str(args.constraints), "--dest", str(staging), *args.packages],
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--only-binary=:all:",
+                "--implementation",
+                "cp",
+                "--python-version",
+                args.python_version,
+                "--platform",
+                args.platform,
+                "--constraint",
+                str(args.constraints),
+                "--dest",
+                str(staging),
+                *args.packages,
+            ],
             check=True,
         )
         pins = sorted(
