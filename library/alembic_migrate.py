@@ -90,6 +90,13 @@ options:
         that traffic. C(0) waits forever.
     type: float
     default: 10
+  lock_retries:
+    description:
+      - How many more times to try after a migration statement hit O(lock_timeout),
+        a second apart. Between attempts nothing waits on the table, so application
+        traffic flows; the revisions before the blocked one stay applied.
+    type: int
+    default: 3
 notes:
   - Supports check mode and diff mode.
   - Passwords given in O(url) or O(login_password) never appear in results or errors.
@@ -192,6 +199,7 @@ def argument_spec() -> dict:
         "connect_timeout": {"type": "int", "default": 10},
         "migration_lock_timeout": {"type": "float", "default": 300},
         "lock_timeout": {"type": "float", "default": 10},
+        "lock_retries": {"type": "int", "default": 3},
     }
 
 
@@ -205,9 +213,9 @@ def main() -> None:
     if IMPORT_ERROR is not None:
         module.fail_json(msg=missing_required_lib("alembic, SQLAlchemy and psycopg2"))
     params = module.params
-    for name in ("connect_timeout", "migration_lock_timeout", "lock_timeout"):
+    for name in ("connect_timeout", "migration_lock_timeout", "lock_timeout", "lock_retries"):
         if params[name] < 0:
-            module.fail_json(msg=f"{name} must be zero or more seconds, not {params[name]}")
+            module.fail_json(msg=f"{name} must be zero or more, not {params[name]}")
 
     url = None
     try:
@@ -227,6 +235,7 @@ def main() -> None:
                 connect_timeout=params["connect_timeout"],
                 migration_lock_timeout=params["migration_lock_timeout"],
                 lock_timeout=params["lock_timeout"],
+                lock_retries=params["lock_retries"],
             )
         )
     except MigrationError as exc:

@@ -82,6 +82,10 @@ class MigrationRequest:
     migration_lock_timeout: float = 300
     # PostgreSQL lock_timeout, in seconds, for each statement of a migration; 0 waits forever.
     lock_timeout: float = 10
+    # Further attempts after a lock timeout, `lock_retry_pause` seconds apart. Between
+    # attempts nothing is queued on the table, so application traffic flows freely.
+    lock_retries: int = 3
+    lock_retry_pause: float = 1.0
 
 
 @dataclass
@@ -452,34 +456,62 @@ def _apply(request, scripts, connection, location, target) -> MigrationResult:
 def _run_steps(request, connection, location, direction, target, steps) -> None:
     config = alembic_config(location)
     config.attributes["connection"] = connection
+    _configure_session(connection, request.lock_timeout)
+    attempt = 0
+    while True:
+        try:
+            if direction == "upgrade":
+                command.upgrade(config, target)
+            else:
+                command.downgrade(config, target or "base")
+            if connection.in_transaction():
+                connection.commit()
+            return
+        except Exception as exc:
+            _rollback_quietly(connection)
+            if _is_lock_timeout(exc) and attempt < request.lock_retries:
+                # The revisions before the blocked one stay committed; the next attempt
+                # resumes from the database's current revision.
+                attempt += 1
+                time.sleep(request.lock_retry_pause)
+                continue
+            raise _step_failure(request, connection, direction, steps, exc, attempt) from None
+
+
+def _configure_session(connection: sa.Connection, lock_timeout: float) -> None:
     with connection.begin():
-        if request.lock_timeout:
-            connection.exec_driver_sql(
-                f"SET lock_timeout = {max(1, int(request.lock_timeout * 1000))}"
-            )
-        else:
-            connection.exec_driver_sql("SET lock_timeout = 0")
+        connection.exec_driver_sql(f"SET lock_timeout = {max(0, int(lock_timeout * 1000))}")
+        if (connection.dialect.server_version_info or (0,)) >= (14,):
+            # If this process dies mid-revision, the server notices within a second,
+            # rolls the revision back and releases the migration lock.
+            connection.exec_driver_sql("SET client_connection_check_interval = 1000")
+
+
+def _rollback_quietly(connection: sa.Connection) -> None:
     try:
-        if direction == "upgrade":
-            command.upgrade(config, target)
-        else:
-            command.downgrade(config, target or "base")
-        if connection.in_transaction():
-            connection.commit()
-    except Exception as exc:
         if connection.in_transaction():
             connection.rollback()
-        raise _step_failure(request, connection, direction, steps, exc) from None
+    except DBAPIError:
+        pass  # the connection is gone; the server rolled the transaction back itself
 
 
-def _step_failure(request, connection, direction, steps, exc) -> MigrationError:
+def _is_lock_timeout(exc: BaseException) -> bool:
+    return getattr(getattr(exc, "orig", None), "pgcode", None) == "55P03"
+
+
+def _step_failure(request, connection, direction, steps, exc, retries=0) -> MigrationError:
     """Name the revision that failed and the revision the database was left at."""
     try:
-        now = current_revisions(connection)
+        now: tuple[str, ...] | None = current_revisions(connection)
     except Exception:
-        now = ()
-    at = now[0] if now else None
+        # The connection was lost (and the server rolled the open revision back): ask anew.
+        try:
+            with connection.engine.connect() as fresh:
+                now = current_revisions(fresh)
+        except Exception:
+            now = None
     ids = [step.revision for step in steps]
+    at = now[0] if now else None
     if at in ids:
         # Upgrading, `at` is the last step that completed; downgrading, the next to undo.
         position = ids.index(at) if direction == "downgrade" else ids.index(at) + 1
@@ -487,12 +519,16 @@ def _step_failure(request, connection, direction, steps, exc) -> MigrationError:
     else:
         failed = steps[0]
     what = reason(exc, request.url)
-    if getattr(getattr(exc, "orig", None), "pgcode", None) == "55P03":
+    if _is_lock_timeout(exc):
+        tries = f"{retries + 1} attempts of " if retries else ""
         what += (
-            f" (waited more than {request.lock_timeout:g} seconds for a table lock held by "
+            f" ({tries}{request.lock_timeout:g} seconds each waiting for a table lock held by "
             "another session; retry when it is gone, or raise lock_timeout)"
         )
+    if now is None:
+        left = "and the database cannot be reached now to tell its revision; run again"
+    else:
+        left = f"leaving the database at revision {at or 'base'}"
     return MigrationError(
-        f"revision {failed.revision} ({failed.message}) failed and was rolled back, "
-        f"leaving the database at revision {at or 'base'}: {what}"
+        f"revision {failed.revision} ({failed.message}) failed and was rolled back, {left}: {what}"
     )
