@@ -1,0 +1,175 @@
+"""Faults during a migration: a killed runner, a terminated backend, a locked table."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+import sqlalchemy as sa
+
+from module_utils.alembic_migration import APPLICATION_NAME, MigrationError
+from tests.conftest import ROOT
+from tests.helpers import add_revision, head_revision, run
+
+HEAD = head_revision()
+STALLING = "5a11ed000001"
+# The revision creates a table, then stalls for a minute while a table named
+# stall_here exists (the test creates it to hold the revision in mid-flight).
+STALLING_BODY = """
+op.create_table('audit', sa.Column('id', sa.Integer, primary_key=True))
+op.execute("SELECT pg_sleep(60) FROM pg_tables WHERE tablename = 'stall_here'")
+"""
+RUNNER = """
+import os, sqlalchemy as sa
+from module_utils.alembic_migration import MigrationRequest, migrate
+migrate(MigrationRequest(script_location=os.environ['SCRIPTS'], url=sa.make_url(os.environ['URL'])))
+"""
+
+
+def wait_for(condition, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.1)
+    pytest.fail(f"gave up after {timeout} s waiting for {what}")
+
+
+def stalled_backend(database) -> int | None:
+    return database.scalar(
+        "SELECT pid FROM pg_stat_activity WHERE application_name = :app"
+        " AND query LIKE '%pg_sleep%' AND state = 'active'",
+        app=APPLICATION_NAME,
+    )
+
+
+def advisory_locks(database) -> int:
+    return database.scalar("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")
+
+
+def assert_left_at_head_with_nothing_half_made(database):
+    assert database.scalar("SELECT version_num FROM alembic_version") == HEAD
+    assert database.scalar("SELECT to_regclass('public.audit') IS NULL") is True
+
+
+@pytest.fixture
+def stalling(database, scripts):
+    run(database)
+    add_revision(scripts, STALLING, HEAD, "create audit then stall", STALLING_BODY)
+    database.execute("CREATE TABLE stall_here ()")
+    return scripts
+
+
+def test_sigkill_of_the_runner_mid_revision_leaves_the_previous_revision(database, stalling):
+    env = dict(
+        os.environ,
+        SCRIPTS=str(stalling),
+        URL=database.url.render_as_string(hide_password=False),
+        PYTHONPATH=str(ROOT),
+    )
+    runner = subprocess.Popen([sys.executable, "-c", RUNNER], env=env, cwd=ROOT)
+    try:
+        wait_for(lambda: stalled_backend(database), 30, "the revision to be in progress")
+        runner.send_signal(signal.SIGKILL)
+        runner.wait(timeout=10)
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+    # The server notices the dead client (client_connection_check_interval), rolls the
+    # revision back and drops the session-level migration lock.
+    wait_for(lambda: advisory_locks(database) == 0, 15, "the migration lock to be released")
+    assert stalled_backend(database) is None
+    assert_left_at_head_with_nothing_half_made(database)
+
+    database.execute("DROP TABLE stall_here")
+    result = run(database, stalling)
+    assert [step.revision for step in result.applied] == [STALLING]
+
+
+def test_server_terminating_the_backend_mid_revision_is_reported_and_rolled_back(
+    postgres, database, stalling
+):
+    outcome: dict[str, BaseException] = {}
+
+    def migrate_in_thread():
+        try:
+            run(database, stalling)
+        except BaseException as exc:
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=migrate_in_thread)
+    thread.start()
+    pid = wait_for(lambda: stalled_backend(database), 30, "the revision to be in progress")
+    admin = sa.create_engine(postgres.url(), poolclass=sa.NullPool)
+    with admin.connect() as connection:
+        connection.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    admin.dispose()
+    thread.join(timeout=30)
+    assert not thread.is_alive()
+
+    error = outcome.get("error")
+    assert isinstance(error, MigrationError), error
+    message = str(error)
+    assert STALLING in message and "create audit then stall" in message
+    assert f"leaving the database at revision {HEAD}" in message
+    assert "\n" not in message and database.owner_password not in message
+    assert advisory_locks(database) == 0
+    assert_left_at_head_with_nothing_half_made(database)
+
+    database.execute("DROP TABLE stall_here")
+    assert [step.revision for step in run(database, stalling).applied] == [STALLING]
+
+
+def test_a_locked_table_makes_the_migration_give_up_while_traffic_keeps_flowing(database, scripts):
+    run(database)
+    add_revision(
+        scripts,
+        "10cced000001",
+        HEAD,
+        "add users locale",
+        "op.add_column('users', sa.Column('locale', sa.String(10)))",
+    )
+    blocker = database.engine().connect()
+    blocker.execute(sa.text("SELECT count(*) FROM users"))  # holds ACCESS SHARE until rollback
+
+    outcome: dict[str, BaseException] = {}
+
+    def migrate_in_thread():
+        try:
+            run(database, scripts, lock_timeout=0.5, lock_retries=4, lock_retry_pause=0.5)
+        except BaseException as exc:
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=migrate_in_thread)
+    thread.start()
+    app = database.engine().connect()
+    app.exec_driver_sql("SET statement_timeout = '2s'")
+    served = 0
+    while thread.is_alive():
+        # An application's reads and writes: each must finish within the statement timeout.
+        app.execute(sa.text("INSERT INTO users (email) VALUES (:e)"), {"e": f"u{served}@x.io"})
+        app.execute(sa.text("SELECT count(*) FROM users")).scalar()
+        app.commit()
+        served += 1
+        time.sleep(0.05)
+    thread.join()
+    app.close()
+    blocker.rollback()
+    blocker.close()
+
+    assert served >= 5, f"only {served} application transactions ran during the migration"
+    message = str(outcome.get("error"))
+    assert isinstance(outcome.get("error"), MigrationError), message
+    assert "10cced000001" in message and "lock timeout" in message
+    assert "5 attempts of 0.5 seconds" in message
+    assert database.scalar("SELECT version_num FROM alembic_version") == HEAD
+
+    result = run(database, scripts)
+    assert [step.revision for step in result.applied] == ["10cced000001"]
+    assert database.scalar("SELECT count(*) FROM users") == served
