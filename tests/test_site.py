@@ -14,6 +14,8 @@ import secrets
 import shutil
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import psycopg2
@@ -21,6 +23,7 @@ import pytest
 import sqlalchemy as sa
 
 from module_utils.alembic_migration import MigrationRequest, migrate
+from tests import design
 from tests.conftest import ROOT
 from tests.helpers import head_revision
 from tests.pgserver import _free_port
@@ -71,29 +74,53 @@ class Site:
             )
         )
 
-    def play(self, *args: str, playbook: str = "site.yml") -> subprocess.CompletedProcess:
-        env = dict(
+    def command(self, *args: str, playbook: str = "site.yml") -> list[str]:
+        return [
+            str(BIN / "ansible-playbook"), "-i", str(self.inventory),
+            "-e", f"@{self.vars_file}", playbook, *args,
+        ]  # fmt: skip
+
+    @staticmethod
+    def env() -> dict[str, str]:
+        return dict(
             os.environ,
             ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
             PATH=f"{BIN}:{os.environ['PATH']}",
             ANSIBLE_FORCE_COLOR="0",
         )
+
+    def play(self, *args: str, playbook: str = "site.yml") -> subprocess.CompletedProcess:
         return subprocess.run(
-            [
-                str(BIN / "ansible-playbook"),
-                "-i",
-                str(self.inventory),
-                "-e",
-                f"@{self.vars_file}",
-                playbook,
-                *args,
-            ],
-            capture_output=True,
-            text=True,
-            cwd=ROOT,
-            env=env,
-            timeout=900,
-        )
+            self.command(*args, playbook=playbook),
+            capture_output=True, text=True, cwd=ROOT, env=self.env(), timeout=900,
+        )  # fmt: skip
+
+    def play_watching_processes(self, *args: str) -> tuple[subprocess.CompletedProcess, set[str]]:
+        """Run the play while sampling every process's arguments, as `ps` shows them."""
+        seen: set[str] = set()
+        process = subprocess.Popen(
+            self.command(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True, cwd=ROOT, env=self.env(),
+        )  # fmt: skip
+        done = threading.Event()
+
+        def sample() -> None:
+            while not done.is_set():
+                listing = subprocess.run(["ps", "-eo", "args="], capture_output=True, text=True)
+                seen.update(listing.stdout.splitlines())
+                time.sleep(0.05)
+
+        sampler = threading.Thread(target=sample)
+        sampler.start()
+        try:
+            stdout, stderr = process.communicate(timeout=900)
+        finally:
+            done.set()
+            sampler.join()
+        return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr), seen
+
+    def passwords(self) -> tuple[str, str]:
+        return self.owner_password, self.app_password
 
     def connect(
         self,
@@ -134,8 +161,9 @@ def recap(result: subprocess.CompletedProcess) -> dict[str, int]:
 def site(tmp_path_factory):
     site = Site(tmp_path_factory.mktemp("site"))
     first = site.play()
-    second = site.play("-v")
+    second, processes = site.play_watching_processes("-vvv")
     site.runs = (first, second)
+    site.processes = processes
     yield site
     site.destroy()
 
@@ -239,14 +267,67 @@ def test_check_diff_on_a_host_behind_lists_pending_revisions_and_their_sql(site)
         migrate(MigrationRequest(script_location=str(ROOT / "migrations"), url=owner))
 
 
-def test_no_password_in_verbose_output_or_server_log(site):
+def test_no_password_in_vvv_output_or_server_log(site):
     _, verbose = site.runs
     output = verbose.stdout + verbose.stderr
     log = site.log()
-    assert "backend_owner" in output and log
-    for password in (site.owner_password, site.app_password):
+    assert "backend_owner" in output and "ESTABLISH LOCAL CONNECTION" in output and log
+    for password in site.passwords():
         assert password not in output
         assert password not in log
+
+
+def test_no_password_in_any_process_arguments_during_a_run(site):
+    assert any("ansible-playbook" in args for args in site.processes)
+    assert len(site.processes) > 20, "the sampler saw too few processes to mean anything"
+    for password in site.passwords():
+        assert not [args for args in site.processes if password in args]
+
+
+def test_no_password_left_in_files_outside_the_places_meant_for_them(site):
+    places = [
+        site.install_dir,
+        Path("/var/tmp"),  # noqa: S108 - Ansible's remote temporary directory
+        Path("/root/.ansible/tmp"),
+        Path(f"/etc/postgresql/{VERSION}/{site.cluster}"),
+    ]
+    for password in site.passwords():
+        found = subprocess.run(
+            ["grep", "-rlsF", password, *map(str, places)],
+            capture_output=True,
+            text=True,
+        )
+        assert found.stdout == "", found.stdout
+
+
+def table_checksums(site) -> dict[str, tuple[int, str]]:
+    owner = site.connect(user="backend_owner", password=site.owner_password)
+    try:
+        with owner.cursor() as cursor:
+            sums = {}
+            for table in design.TABLES:
+                cursor.execute(
+                    f"SELECT count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), ''))"
+                    f" FROM {table} t"
+                )
+                sums[table] = cursor.fetchone()
+            return sums
+    finally:
+        owner.close()
+
+
+def test_rows_in_every_table_survive_re_running_the_site(site):
+    seed = (ROOT / "molecule" / "upgrade" / "files" / "seed.sql").read_text()
+    owner = site.connect(user="backend_owner", password=site.owner_password)
+    with owner, owner.cursor() as cursor:
+        cursor.execute("DELETE FROM requests; DELETE FROM payments; DELETE FROM users")
+        cursor.execute(seed)
+    before = table_checksums(site)
+    assert all(count > 0 for count, _ in before.values()), before
+    for args in ((), ("--check",)):
+        result = site.play(*args)
+        assert result.returncode == 0 and recap(result)["changed"] == 0, result.stdout[-3000:]
+        assert table_checksums(site) == before
 
 
 @pytest.mark.parametrize(
