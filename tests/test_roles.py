@@ -1,0 +1,99 @@
+"""Static guarantees of the roles, read from their YAML."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from tests.conftest import ROOT
+
+DESTRUCTIVE_WITH_STATE = {
+    "community.postgresql.postgresql_db",
+    "community.postgresql.postgresql_user",
+    "community.postgresql.postgresql_table",
+    "community.postgresql.postgresql_schema",
+    "community.postgresql.postgresql_owner",
+}
+RUNS_SQL = {
+    "community.postgresql.postgresql_query",
+    "community.postgresql.postgresql_script",
+    "ansible.builtin.command",
+    "ansible.builtin.shell",
+}
+
+
+def tasks(node):
+    """Every task in a task file, blocks included."""
+    for task in node or []:
+        yield task
+        for key in ("block", "rescue", "always"):
+            yield from tasks(task.get(key))
+
+
+def role_tasks():
+    for path in sorted((ROOT / "roles").glob("*/*/*.yml")):
+        if path.parent.name in ("tasks", "handlers"):
+            for task in tasks(yaml.safe_load(path.read_text())):
+                yield path.relative_to(ROOT), task
+
+
+def test_no_role_task_can_drop_a_database_role_or_table():
+    checked = 0
+    for path, task in role_tasks():
+        for module in DESTRUCTIVE_WITH_STATE & task.keys():
+            checked += 1
+            assert task[module].get("state", "present") == "present", (path, task["name"])
+        for module in RUNS_SQL & task.keys():
+            text = str(task[module]).upper()
+            assert "DROP " not in text and "DROPDB" not in text, (path, task["name"])
+            assert "PG_DROPCLUSTER" not in text, (path, task["name"])
+    assert checked >= 3
+
+
+def test_downgrades_happen_only_when_a_variable_asks_for_them():
+    defaults = yaml.safe_load((ROOT / "roles/migrations/defaults/main.yml").read_text())
+    assert defaults["migrations_allow_downgrade"] is False
+    migrate = [task for _, task in role_tasks() if "alembic_migrate" in task]
+    assert len(migrate) == 1
+    assert migrate[0]["alembic_migrate"]["allow_downgrade"] == "{{ migrations_allow_downgrade }}"
+
+
+def test_every_module_is_called_by_its_full_collection_name():
+    local_modules = {path.stem for path in Path(ROOT / "library").glob("*.py")}
+    keywords = {
+        "name",
+        "when",
+        "register",
+        "loop",
+        "loop_control",
+        "notify",
+        "listen",
+        "vars",
+        "become",
+        "become_user",
+        "changed_when",
+        "failed_when",
+        "check_mode",
+        "delegate_to",
+        "run_once",
+        "no_log",
+        "until",
+        "retries",
+        "delay",
+        "environment",
+        "module_defaults",
+        "block",
+        "rescue",
+        "always",
+        "tags",
+        "ignore_errors",
+        "args",
+    }
+    for path, task in role_tasks():
+        modules = set(task) - keywords
+        if "block" in task:
+            continue
+        assert len(modules) == 1, (path, task.get("name"), modules)
+        (module,) = modules
+        assert module.count(".") >= 2 or module in local_modules, (path, module)
