@@ -331,21 +331,29 @@ def test_rows_in_every_table_survive_re_running_the_site(site):
 
 
 @pytest.mark.parametrize(
-    "extra, named",
+    "playbook, extra, named",
     [
-        ({"postgresql_port": 70000}, "postgresql_port"),
-        ({"postgresql_port": "five"}, "postgresql_port"),
-        ({"postgresql_client_networks": ["10.0.0.0/33"]}, "postgresql_client_networks"),
-        ({"postgresql_log_statement": "everything"}, "postgresql_log_statement"),
+        ("server", {"postgresql_port": 70000}, "postgresql_port"),
+        ("server", {"postgresql_port": "five"}, "postgresql_port"),
+        ("server", {"postgresql_client_networks": ["10.0.0.0/33"]}, "postgresql_client_networks"),
+        ("server", {"postgresql_client_networks": "10.0.0.0/8"}, "postgresql_client_networks"),
+        ("server", {"postgresql_client_roles": ["postgres"]}, "postgresql_client_roles"),
+        ("server", {"postgresql_log_statement": "everything"}, "postgresql_log_statement"),
+        ("database", {"app_database_app_password": "short"}, "app_database_app_password"),
+        ("database", {"app_database_name": "Bad-Name"}, "app_database_name"),
+        ("migrate", {"migrations_allow_downgrade": "maybe"}, "migrations_allow_downgrade"),
     ],
 )
-def test_invalid_role_variables_fail_before_any_task_changes_anything(site, tmp_path, extra, named):
+def test_invalid_role_variables_fail_before_any_task_changes_anything(
+    site, tmp_path, playbook, extra, named
+):
     extra_file = tmp_path / "extra.json"
     extra_file.write_text(json.dumps(extra))
-    result = site.play("-e", f"@{extra_file}", playbook="playbooks/server.yml")
+    result = site.play("-e", f"@{extra_file}", playbook=f"playbooks/{playbook}.yml")
     assert result.returncode != 0
     assert named in result.stdout + result.stderr
     assert recap(result)["changed"] == 0
+    assert "Traceback" not in result.stdout + result.stderr
 
 
 def test_example_inventory_parses_and_the_play_is_well_formed():
