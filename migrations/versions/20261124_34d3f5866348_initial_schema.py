@@ -46,7 +46,29 @@ def uuid_pk(name: str) -> sa.Column:
     return sa.Column(name, sa.Uuid(), server_default=sa.text("gen_random_uuid()"), nullable=False)
 
 
+# Default privileges give the runtime role DML on every table the owner creates,
+# alembic_version included; the recorded revision must only change by migrating.
+PROTECT_VERSION_TABLE = """
+DO $$
+DECLARE
+    grantee text;
+BEGIN
+    FOR grantee IN
+        SELECT DISTINCT g.grantee FROM information_schema.role_table_grants AS g
+        WHERE g.table_schema = current_schema() AND g.table_name = 'alembic_version'
+          AND g.grantee NOT IN (current_user, 'PUBLIC')
+    LOOP
+        EXECUTE format(
+            'REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON alembic_version FROM %I', grantee
+        );
+    END LOOP;
+END
+$$
+"""
+
+
 def upgrade() -> None:
+    op.execute(PROTECT_VERSION_TABLE)
     op.create_table(
         "users",
         uuid_pk("user_id"),
