@@ -203,6 +203,7 @@ def test_runtime_role_reads_and_writes_application_tables(site):
         ("CREATE DATABASE intruder", "permission denied to create database"),
         ("CREATE ROLE intruder", "permission denied to create role"),
         ("DROP TABLE requests", "must be owner of table requests"),
+        ("UPDATE alembic_version SET version_num = 'x'", "permission denied for table alembic"),
     ],
 )
 def test_runtime_role_cannot_change_the_schema_or_the_cluster(site, statement, refusal):

@@ -109,6 +109,17 @@ def test_runtime_role_has_dml_on_every_table_and_nothing_more(query):
     granted = {(table, privilege) for table, privilege, has in rows if has}
     tables = design.TABLES
     assert granted == {(t, p) for t in tables for p in ("SELECT", "INSERT", "UPDATE", "DELETE")}
+    # The recorded revision changes only by migrating.
+    assert query(
+        "SELECT p, has_table_privilege('backend_app', 'alembic_version', p)"
+        " FROM unnest(ARRAY['SELECT','INSERT','UPDATE','DELETE','TRUNCATE']) AS p"
+    ) == [
+        ("SELECT", True),
+        ("INSERT", False),
+        ("UPDATE", False),
+        ("DELETE", False),
+        ("TRUNCATE", False),
+    ]
 
 
 def test_password_encryption_is_scram_and_ssl_is_on(query):
