@@ -32,6 +32,7 @@ lint: setup
 	ruff format --check models module_utils library migrations tests scripts molecule roles
 	yamllint --strict .
 	ansible-lint
+	python scripts/check_migrations.py
 
 pytest: setup
 	pytest

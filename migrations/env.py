@@ -25,7 +25,7 @@ if PROJECT_ROOT not in sys.path:
 import models  # noqa: E402
 
 config = context.config
-if config.config_file_name is not None:
+if config.config_file_name is not None and config.attributes.get("configure_logger", True):
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 
 COMMON_OPTIONS = {
