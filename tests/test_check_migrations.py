@@ -1,0 +1,130 @@
+"""The migration checks `make test` runs, and `make revision`, on a copy of the project."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+from tests.helpers import add_revision, head_revision
+
+HEAD = head_revision()
+COPIED = ["models", "migrations", "alembic.ini", ".squawk.toml", "scripts", "tests/pgserver.py"]
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A copy of the parts of the project the checks read, free to be broken."""
+    for name in COPIED:
+        source, target = ROOT / name, tmp_path / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(source, target)
+    (tmp_path / "tests" / "__init__.py").write_text("")
+    return tmp_path
+
+
+def run_script(project: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, *args], capture_output=True, text=True, cwd=project, timeout=300
+    )
+
+
+def add_locale_to_the_model(project: Path) -> None:
+    user = project / "models" / "user.py"
+    source = user.read_text()
+    anchor = "    display_name: Mapped[str | None] = mapped_column(String(200))\n"
+    assert anchor in source
+    user.write_text(
+        source.replace(
+            anchor, anchor + "    locale: Mapped[str | None] = mapped_column(String(10))\n"
+        )
+    )
+
+
+def test_the_projects_own_migrations_pass(project):
+    result = run_script(project, "scripts/check_migrations.py")
+    assert result.returncode == 0, result.stderr
+    assert "one head" in result.stdout
+
+
+def test_a_model_change_without_a_revision_fails_with_the_fixing_command(project):
+    add_locale_to_the_model(project)
+    result = run_script(project, "scripts/check_migrations.py")
+    assert result.returncode == 1
+    assert "the models and the migrations disagree" in result.stderr
+    assert "locale" in result.stderr
+    assert 'make revision MESSAGE="what changed"' in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_two_heads_fail_with_the_merge_command(project):
+    add_revision(project / "migrations", "aaaa00000001", HEAD, "one branch", "pass")
+    add_revision(project / "migrations", "bbbb00000002", HEAD, "another branch", "pass")
+    result = run_script(project, "scripts/check_migrations.py")
+    assert result.returncode == 1
+    assert "2 heads (aaaa00000001, bbbb00000002)" in result.stderr
+    assert "alembic merge heads" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "operation, rule",
+    [
+        (
+            "op.add_column('users', sa.Column('tier', sa.Text(), nullable=False))",
+            "adding-required-field",
+        ),
+        ("op.alter_column('users', 'display_name', type_=sa.Text())", "changing-column-type"),
+        (
+            "op.create_index('ix_users_display_name', 'users', ['display_name'])",
+            "require-concurrent-index-creation",
+        ),
+        (
+            "op.alter_column('users', 'display_name', new_column_name='full_name')",
+            "renaming-column",
+        ),
+        ("op.rename_table('policies', 'rules')", "renaming-table"),
+    ],
+)
+def test_dangerous_operations_are_flagged_until_acknowledged(project, operation, rule):
+    path = add_revision(project / "migrations", "d4a9e0000001", HEAD, "risky change", operation)
+    flagged = run_script(project, "scripts/check_migrations.py")
+    assert flagged.returncode == 1
+    assert "revision d4a9e0000001" in flagged.stderr and rule in flagged.stderr
+    assert f'squawk_exclude = ["{rule}"]' in flagged.stderr
+
+    path.write_text(path.read_text() + f'\nsquawk_exclude = ["{rule}"]  # intended\n')
+    acknowledged = run_script(project, "scripts/check_migrations.py")
+    assert rule not in acknowledged.stderr
+
+
+def test_make_revision_autogenerates_a_reviewed_ready_file_against_a_throwaway_database(project):
+    add_locale_to_the_model(project)
+    made = run_script(project, "scripts/new_revision.py", "add users locale")
+    assert made.returncode == 0, made.stderr
+    (created,) = [
+        p
+        for p in (project / "migrations" / "versions").glob("*.py")
+        if "add_users_locale" in p.name
+    ]
+    assert re.fullmatch(r"\d{8}_[0-9a-f]{12}_add_users_locale\.py", created.name)
+    source = created.read_text()
+    assert "op.add_column('users', sa.Column('locale'" in source
+    assert "op.drop_column('users', 'locale')" in source
+    assert f"down_revision: str | Sequence[str] | None = '{HEAD}'" in source
+
+    checked = run_script(project, "scripts/check_migrations.py")
+    assert checked.returncode == 0, checked.stderr
+
+
+def test_make_revision_without_a_message_says_how_to_call_it(project):
+    result = run_script(project, "scripts/new_revision.py")
+    assert result.returncode == 2
+    assert 'make revision MESSAGE="' in result.stderr
