@@ -90,6 +90,12 @@ options:
         that traffic. C(0) waits forever.
     type: float
     default: 10
+  render_sql:
+    description:
+      - Return the SQL of the pending revisions (rendered offline) in RV(sql) even
+        without C(--diff); with check mode this previews a migration for review.
+    type: bool
+    default: false
   lock_retries:
     description:
       - How many more times to try after a migration statement hit O(lock_timeout),
@@ -162,7 +168,7 @@ applied:
   sample: [{"revision": "34d3f5866348", "message": "initial schema"}]
 sql:
   description: The SQL of the pending revisions, rendered offline. Also shown as the diff.
-  returned: in diff mode
+  returned: in diff mode, or when O(render_sql=true)
   type: str
 elapsed:
   description: Seconds the module spent, from loading the scripts to the last commit.
@@ -200,6 +206,7 @@ def argument_spec() -> dict:
         "migration_lock_timeout": {"type": "float", "default": 300},
         "lock_timeout": {"type": "float", "default": 10},
         "lock_retries": {"type": "int", "default": 3},
+        "render_sql": {"type": "bool", "default": False},
     }
 
 
@@ -231,7 +238,7 @@ def main() -> None:
                 revision=params["revision"],
                 allow_downgrade=params["allow_downgrade"],
                 check_mode=module.check_mode,
-                render_sql=module._diff,
+                render_sql=module._diff or params["render_sql"],
                 connect_timeout=params["connect_timeout"],
                 migration_lock_timeout=params["migration_lock_timeout"],
                 lock_timeout=params["lock_timeout"],
