@@ -68,25 +68,55 @@ def owner_password(postgres: TemporaryPostgres) -> str:
 
 
 @pytest.fixture
-def database(postgres: TemporaryPostgres, owner_password: str) -> Iterator[Database]:
-    name = f"test_{secrets.token_hex(6)}"
+def make_database(postgres: TemporaryPostgres, owner_password: str) -> Iterator:
+    """Creates fresh databases owned by the owner role; drops them after the test."""
     admin = sa.create_engine(postgres.url(), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f"CREATE DATABASE {name} OWNER {OWNER}")
+    made: list[str] = []
+
+    def make() -> Database:
+        name = f"test_{secrets.token_hex(6)}"
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f"CREATE DATABASE {name} OWNER {OWNER}")
         # PostgreSQL 15 no longer lets every role create in public; the owner needs to.
-    db_admin = sa.create_engine(postgres.url(database=name), isolation_level="AUTOCOMMIT")
-    with db_admin.connect() as connection:
-        connection.exec_driver_sql(f"ALTER SCHEMA public OWNER TO {OWNER}")
-    db_admin.dispose()
-    yield Database(
-        name=name,
-        url=postgres.url(user=OWNER, password=owner_password, database=name),
-        admin_url=postgres.url(database=name),
-        owner_password=owner_password,
-    )
+        db_admin = sa.create_engine(postgres.url(database=name), isolation_level="AUTOCOMMIT")
+        with db_admin.connect() as connection:
+            connection.exec_driver_sql(f"ALTER SCHEMA public OWNER TO {OWNER}")
+        db_admin.dispose()
+        made.append(name)
+        return Database(
+            name=name,
+            url=postgres.url(user=OWNER, password=owner_password, database=name),
+            admin_url=postgres.url(database=name),
+            owner_password=owner_password,
+        )
+
+    yield make
     with admin.connect() as connection:
-        connection.exec_driver_sql(f"DROP DATABASE {name} WITH (FORCE)")
+        for name in made:
+            connection.exec_driver_sql(f"DROP DATABASE {name} WITH (FORCE)")
     admin.dispose()
+
+
+@pytest.fixture
+def database(make_database) -> Database:
+    return make_database()
+
+
+COPIED = ["models", "migrations", "alembic.ini", ".squawk.toml", "scripts", "tests/pgserver.py"]
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A copy of the parts of the project that make revision and the checks read."""
+    for name in COPIED:
+        source, target = ROOT / name, tmp_path / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(source, target)
+    (tmp_path / "tests" / "__init__.py").write_text("")
+    return tmp_path
 
 
 @pytest.fixture

@@ -61,3 +61,16 @@ def add_revision(
 def run(database, location: Path = MIGRATIONS, **options):
     """Run the migration logic as the module would, against `database`."""
     return migrate(MigrationRequest(script_location=str(location), url=database.url, **options))
+
+
+def add_locale_to_the_model(project: Path) -> None:
+    """Edit a project copy's User model the way a developer adds a column."""
+    user = project / "models" / "user.py"
+    source = user.read_text()
+    anchor = "    display_name: Mapped[str | None] = mapped_column(String(200))\n"
+    assert anchor in source
+    user.write_text(
+        source.replace(
+            anchor, anchor + "    locale: Mapped[str | None] = mapped_column(String(10))\n"
+        )
+    )

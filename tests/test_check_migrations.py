@@ -3,49 +3,20 @@
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
-from tests.helpers import add_revision, head_revision
+from tests.helpers import add_locale_to_the_model, add_revision, head_revision
 
 HEAD = head_revision()
-COPIED = ["models", "migrations", "alembic.ini", ".squawk.toml", "scripts", "tests/pgserver.py"]
-
-
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    """A copy of the parts of the project the checks read, free to be broken."""
-    for name in COPIED:
-        source, target = ROOT / name, tmp_path / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if source.is_dir():
-            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy(source, target)
-    (tmp_path / "tests" / "__init__.py").write_text("")
-    return tmp_path
 
 
 def run_script(project: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, *args], capture_output=True, text=True, cwd=project, timeout=300
-    )
-
-
-def add_locale_to_the_model(project: Path) -> None:
-    user = project / "models" / "user.py"
-    source = user.read_text()
-    anchor = "    display_name: Mapped[str | None] = mapped_column(String(200))\n"
-    assert anchor in source
-    user.write_text(
-        source.replace(
-            anchor, anchor + "    locale: Mapped[str | None] = mapped_column(String(10))\n"
-        )
     )
 
 

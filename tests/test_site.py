@@ -39,6 +39,7 @@ VERSION = 15
 
 class Site:
     def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
         self.cluster = f"bdtest{secrets.token_hex(3)}"
         self.port = _free_port()
         self.install_dir = workdir / "opt"
@@ -255,6 +256,14 @@ def test_check_diff_on_a_host_behind_lists_pending_revisions_and_their_sql(site)
         )
     )
     try:
+        review = site.workdir / "review"
+        reviewed = site.play(
+            "-e", f"migrations_sql_review_dir={review}", playbook="playbooks/migrate.yml"
+        )
+        assert reviewed.returncode == 0, reviewed.stdout[-4000:]
+        sql = (review / "localhost.sql").read_text()
+        assert f"-- pending: {head_revision()}" in sql and "CREATE TABLE requests" in sql
+
         result = site.play("--check", "--diff", playbook="playbooks/migrate.yml")
         assert result.returncode == 0, result.stdout[-4000:]
         assert recap(result)["changed"] == 1
@@ -379,3 +388,30 @@ def test_example_inventory_parses_and_the_play_is_well_formed():
         timeout=120,
     )
     assert "db1.example.internal" in listed.stdout and "db2.example.internal" in listed.stdout
+
+
+def test_rotating_the_runtime_password_keeps_open_sessions_working(site, tmp_path):
+    """docs/operations.md: rotate the runtime role's password without downtime.
+
+    Runs last: it changes the runtime role's password for the rest of the module.
+    """
+    old_password = site.app_password
+    open_session = site.connect()
+    new_password = secrets.token_urlsafe(24)
+    rotation = tmp_path / "rotation.json"
+    rotation.write_text(json.dumps({"app_database_app_password": new_password}))
+    rotation.chmod(0o600)
+
+    result = site.play("-e", f"@{rotation}", playbook="playbooks/database.yml")
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert recap(result)["changed"] == 1
+    assert new_password not in result.stdout + result.stderr
+
+    with open_session.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM users")
+        assert cursor.fetchone()[0] >= 0
+    open_session.close()
+    with site.connect(password=new_password) as fresh, fresh.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    with pytest.raises(psycopg2.OperationalError, match="password authentication failed"):
+        site.connect(password=old_password)
