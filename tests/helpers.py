@@ -58,6 +58,17 @@ def add_revision(
     return path
 
 
+def add_locale_revision(
+    location: Path, revision: str = "b1c2d3e4f5a6", down_revision: str | None = None
+) -> Path:
+    """A revision on top of the head that adds users.locale (and drops it on downgrade)."""
+    return add_revision(
+        location, revision, down_revision or head_revision(), "add users locale",
+        "op.add_column('users', sa.Column('locale', sa.String(10)))",
+        "op.drop_column('users', 'locale')",
+    )  # fmt: skip
+
+
 def run(database, location: Path = MIGRATIONS, **options):
     """Run the migration logic as the module would, against `database`."""
     return migrate(MigrationRequest(script_location=str(location), url=database.url, **options))

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from module_utils.alembic_migration import APPLICATION_NAME, MigrationError
 from tests.conftest import ROOT
-from tests.helpers import add_revision, head_revision, run
+from tests.helpers import add_locale_revision, add_revision, head_revision, run
 
 HEAD = head_revision()
 STALLING = "5a11ed000001"
@@ -128,13 +128,7 @@ def test_server_terminating_the_backend_mid_revision_is_reported_and_rolled_back
 
 def test_a_locked_table_makes_the_migration_give_up_while_traffic_keeps_flowing(database, scripts):
     run(database)
-    add_revision(
-        scripts,
-        "10cced000001",
-        HEAD,
-        "add users locale",
-        "op.add_column('users', sa.Column('locale', sa.String(10)))",
-    )
+    add_locale_revision(scripts, "10cced000001")
     blocker = database.engine().connect()
     blocker.execute(sa.text("SELECT count(*) FROM users"))  # holds ACCESS SHARE until rollback
 

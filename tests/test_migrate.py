@@ -18,7 +18,7 @@ from module_utils.alembic_migration import (
     migrate,
 )
 from tests import catalog
-from tests.helpers import add_revision, head_revision, run
+from tests.helpers import add_locale_revision, add_revision, head_revision, run
 
 HEAD = head_revision()
 
@@ -62,14 +62,7 @@ def test_render_sql_gives_the_statements_of_pending_revisions_only(database, scr
     assert "CREATE TYPE user_status AS ENUM" in sql
     assert "CREATE TABLE requests" in sql
     run(database)
-    add_revision(
-        scripts,
-        "b1c2d3e4f5a6",
-        HEAD,
-        "add users locale",
-        "op.add_column('users', sa.Column('locale', sa.String(10)))",
-        "op.drop_column('users', 'locale')",
-    )
+    add_locale_revision(scripts, "b1c2d3e4f5a6")
     sql = run(database, scripts, check_mode=True, render_sql=True).sql
     assert "ALTER TABLE users ADD COLUMN locale VARCHAR(10)" in sql
     assert "CREATE TABLE" not in sql
@@ -79,14 +72,7 @@ def test_render_sql_gives_the_statements_of_pending_revisions_only(database, scr
 def test_a_new_revision_is_applied_alone_and_keeps_the_data(database, scripts):
     run(database)
     database.execute("INSERT INTO users (email) VALUES ('ada@example.com')")
-    add_revision(
-        scripts,
-        "b1c2d3e4f5a6",
-        HEAD,
-        "add users locale",
-        "op.add_column('users', sa.Column('locale', sa.String(10)))",
-        "op.drop_column('users', 'locale')",
-    )
+    add_locale_revision(scripts, "b1c2d3e4f5a6")
     result = run(database, scripts)
     assert [step.revision for step in result.applied] == ["b1c2d3e4f5a6"]
     assert result.before == [HEAD] and result.after == ["b1c2d3e4f5a6"]
@@ -127,14 +113,7 @@ def _migrate_in_another_process(url: str, location: str, check_mode: bool) -> di
 def test_concurrent_runs_apply_each_revision_exactly_once(database, scripts, start_at_head):
     if start_at_head:
         run(database)
-    add_revision(
-        scripts,
-        "b1c2d3e4f5a6",
-        HEAD,
-        "add users locale",
-        "op.add_column('users', sa.Column('locale', sa.String(10)))",
-        "op.drop_column('users', 'locale')",
-    )
+    add_locale_revision(scripts, "b1c2d3e4f5a6")
     url = database.url.render_as_string(hide_password=False)
     with ProcessPoolExecutor(max_workers=8) as pool:
         futures = [
@@ -217,13 +196,7 @@ def test_earlier_revisions_stay_applied_when_a_later_one_fails(database, scripts
 
 def test_a_statement_waiting_on_a_table_lock_gives_up_after_lock_timeout(database, scripts):
     run(database)
-    add_revision(
-        scripts,
-        "b1c2d3e4f5a6",
-        HEAD,
-        "add users locale",
-        "op.add_column('users', sa.Column('locale', sa.String(10)))",
-    )
+    add_locale_revision(scripts, "b1c2d3e4f5a6")
     blocker = database.engine()
     with blocker.connect() as connection:
         connection.execute(sa.text("LOCK TABLE users IN ACCESS SHARE MODE"))

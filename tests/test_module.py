@@ -131,41 +131,27 @@ def test_ansible_doc_is_the_manual():
         assert word in completed.stdout
 
 
+def alembic_by_hand(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    """The alembic command line, run from the repository root."""
+    return subprocess.run(
+        [str(BIN / "alembic"), *args], capture_output=True, text=True, cwd=ROOT, env=env,
+        timeout=120,
+    )  # fmt: skip
+
+
 def test_alembic_by_hand_from_the_repository_root_with_database_url(database):
     """The original design's workflow: DATABASE_URL set, `alembic upgrade head` in the root."""
     url = database.url.set(drivername="postgresql").render_as_string(hide_password=False)
     env = dict(os.environ, DATABASE_URL=url)
-    upgraded = subprocess.run(
-        [str(BIN / "alembic"), "upgrade", "head"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=env,
-        timeout=120,
-    )
+    upgraded = alembic_by_hand("upgrade", "head", env=env)
     assert upgraded.returncode == 0, upgraded.stderr
     assert database.scalar("SELECT version_num FROM alembic_version") == head_revision()
-    current = subprocess.run(
-        [str(BIN / "alembic"), "current"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=env,
-        timeout=120,
-    )
-    assert head_revision() in current.stdout
+    assert head_revision() in alembic_by_hand("current", env=env).stdout
 
 
 def test_alembic_by_hand_without_database_url_says_what_to_set():
     env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
-    completed = subprocess.run(
-        [str(BIN / "alembic"), "upgrade", "head"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=env,
-        timeout=120,
-    )
+    completed = alembic_by_hand("upgrade", "head", env=env)
     assert completed.returncode != 0
     assert "DATABASE_URL is not set" in completed.stderr
     assert "Traceback" not in completed.stderr

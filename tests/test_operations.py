@@ -8,7 +8,13 @@ import sys
 import pytest
 
 from module_utils.alembic_migration import MigrationError
-from tests.helpers import add_locale_to_the_model, add_revision, head_revision, run
+from tests.helpers import (
+    add_locale_revision,
+    add_locale_to_the_model,
+    add_revision,
+    head_revision,
+    run,
+)
 
 HEAD = head_revision()
 
@@ -55,14 +61,7 @@ def test_add_a_column_end_to_end(project, make_database):
 
 def test_roll_back_one_revision(database, scripts):
     with_a_user(database)
-    add_revision(
-        scripts,
-        "10ca1e000001",
-        HEAD,
-        "add users locale",
-        "op.add_column('users', sa.Column('locale', sa.String(10)))",
-        "op.drop_column('users', 'locale')",
-    )
+    add_locale_revision(scripts, "10ca1e000001")
     run(database, scripts)
     with pytest.raises(MigrationError, match="allow_downgrade: true"):
         run(database, scripts, revision=HEAD)

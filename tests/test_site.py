@@ -367,26 +367,15 @@ def test_invalid_role_variables_fail_before_any_task_changes_anything(
 
 
 def test_example_inventory_parses_and_the_play_is_well_formed():
-    env = dict(
-        os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), PATH=f"{BIN}:{os.environ['PATH']}"
-    )
-    result = subprocess.run(
-        [str(BIN / "ansible-playbook"), "-i", "inventories/example", "--syntax-check", "site.yml"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=env,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    listed = subprocess.run(
-        [str(BIN / "ansible-inventory"), "-i", "inventories/example", "--graph", "dbservers"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=env,
-        timeout=120,
-    )
+    def tool(name: str, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [str(BIN / name), "-i", "inventories/example", *args],
+            capture_output=True, text=True, cwd=ROOT, env=Site.env(), timeout=120,
+        )  # fmt: skip
+
+    checked = tool("ansible-playbook", "--syntax-check", "site.yml")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    listed = tool("ansible-inventory", "--graph", "dbservers")
     assert "db1.example.internal" in listed.stdout and "db2.example.internal" in listed.stdout
 
 
