@@ -399,9 +399,10 @@ def migrate(request: MigrationRequest) -> MigrationResult:
     target = resolve_target(scripts, request.revision, location)
 
     with connect(request.url, request.connect_timeout) as connection:
-        if request.check_mode:
-            result = _preview(request, scripts, connection, location, target)
-        else:
+        result = _preview(request, scripts, connection, location, target)
+        # Already at the target: a revision once recorded stays, so there is nothing a
+        # concurrent run could change and no need to queue for the migration lock.
+        if not request.check_mode and result.changed:
             with migration_lock(connection, request.migration_lock_timeout, request.url):
                 result = _apply(request, scripts, connection, location, target)
     result.elapsed = time.monotonic() - started
