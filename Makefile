@@ -10,7 +10,7 @@ export CONTAINERS_CONF := $(CURDIR)/molecule/containers.conf
 MOLECULE_SCENARIOS := default cluster upgrade
 STAMP := $(VENV)/.setup-done
 
-.PHONY: setup site test lint pytest molecule image revision lock clean
+.PHONY: setup site test lint pytest molecule image bench revision lock clean
 
 ## setup: Debian packages and .venv, only when requirements.lock or the setup script changed
 setup: $(STAMP)
@@ -43,6 +43,12 @@ image: setup
 
 molecule: setup image
 	for scenario in $(MOLECULE_SCENARIOS); do molecule test --scenario-name "$$scenario"; done
+
+## bench: the measurements written down in docs/performance.md (about fifteen minutes)
+bench: setup image
+	python bench/noop_check.py
+	python bench/hot_queries.py
+	bash bench/converge.sh
 
 ## revision: autogenerate a new migration, e.g. make revision MESSAGE="add users.locale"
 revision: setup

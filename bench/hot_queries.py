@@ -1,0 +1,268 @@
+"""Hot queries at scale, and what the indexes cost the write path.
+
+    .venv/bin/python bench/hot_queries.py [--scale 1.0] [--samples 25]
+
+Builds a private PostgreSQL 15, migrates it with the real migrations, fills it
+(scale 1.0: 100,000 users, 1,000,000 API keys, 10,000,000 requests, 200,000
+payments, 100,000 budgets, 300,000 policies), then for each hot path runs
+EXPLAIN (ANALYZE, BUFFERS) with `--samples` random parameters and reports the
+median execution time, the plan's access paths, and whether a big table was read
+sequentially. Then: index bytes per row of requests, and insert throughput into
+requests with every index against a copy with only its primary key (same run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from module_utils.alembic_migration import MigrationRequest, migrate  # noqa: E402
+from tests.pgserver import TemporaryPostgres  # noqa: E402
+
+BIG_TABLES = {"requests", "api_keys", "users", "payments", "policies", "budgets"}
+
+FILL = [
+    # Deterministic ids (md5 of a number) so children can reference parents by number.
+    (
+        "users",
+        """
+        INSERT INTO users (user_id, email, display_name, created_at)
+        SELECT md5('u' || n)::uuid, 'user' || n || '@example.com', 'User ' || n,
+               now() - (n % 1000) * interval '1 hour'
+        FROM generate_series(1, :users) AS n""",
+    ),
+    (
+        "api_keys",
+        """
+        INSERT INTO api_keys (api_key_id, user_id, name, key_prefix, key_hash, scopes)
+        SELECT md5('k' || n)::uuid, md5('u' || (n % :users + 1))::uuid, 'key ' || n,
+               'bk_' || left(md5('p' || n), 8), encode(sha256(('key' || n)::bytea), 'hex'),
+               ARRAY['read', 'write']
+        FROM generate_series(1, :keys) AS n""",
+    ),
+    (
+        "requests",
+        """
+        INSERT INTO requests (user_id, api_key_id, method, path, status_code, outcome, cost,
+                              latency_ms, created_at)
+        SELECT md5('u' || (n % :users + 1))::uuid,
+               md5('k' || ((n % :users + 1) + :users * (n % (:keys / :users))))::uuid,
+               'GET', '/v1/items/' || (n % 977), 200, 'completed', (n % 100) * 0.0001,
+               n % 250, now() - (n % 2592000) * interval '1 second'
+        FROM generate_series(1, :requests) AS n""",
+    ),
+    (
+        "payments",
+        """
+        INSERT INTO payments (user_id, amount, currency, status, provider, provider_reference,
+                              created_at)
+        SELECT md5('u' || (n % :users + 1))::uuid, 10 + n % 90, 'EUR', 'succeeded', 'stripe',
+               'pi_' || n, now() - (n % 90) * interval '1 day'
+        FROM generate_series(1, :payments) AS n""",
+    ),
+    (
+        "budgets",
+        """
+        INSERT INTO budgets (user_id, name, period, limit_amount, currency, window_start)
+        SELECT md5('u' || n)::uuid, 'monthly', 'monthly', 100, 'EUR',
+               date_trunc('month', now())
+        FROM generate_series(1, :users) AS n""",
+    ),
+    (
+        "policies",
+        """
+        INSERT INTO policies (user_id, name, kind, rules, priority, enabled)
+        SELECT md5('u' || (n % :users + 1))::uuid, 'policy ' || n, 'rate_limit',
+               '{"per_minute": 60}', n % 7, n % 5 <> 0
+        FROM generate_series(1, :policies) AS n""",
+    ),
+]
+
+HOT_PATHS = {
+    "API key lookup by hash": (
+        "SELECT api_key_id, user_id, status, scopes, expires_at FROM api_keys"
+        " WHERE key_hash = encode(sha256(('key' || :k)::bytea), 'hex')"
+    ),
+    "spend in the current budget window": (
+        "SELECT coalesce(sum(r.cost), 0) FROM budgets b JOIN requests r"
+        " ON r.user_id = b.user_id AND r.created_at >= b.window_start"
+        " WHERE b.user_id = md5('u' || :u)::uuid AND b.is_active"
+    ),
+    "a user's recent requests, one page": (
+        "SELECT request_id, method, path, status_code, cost, created_at FROM requests"
+        " WHERE user_id = md5('u' || :u)::uuid ORDER BY created_at DESC LIMIT 50"
+    ),
+    "a user's enabled policies by priority": (
+        "SELECT policy_id, kind, rules FROM policies"
+        " WHERE user_id = md5('u' || :u)::uuid AND enabled ORDER BY priority"
+    ),
+    "payment by provider reference": (
+        "SELECT payment_id, user_id, status FROM payments"
+        " WHERE provider = 'stripe' AND provider_reference = 'pi_' || :p"
+    ),
+    "deleting a user's API keys (requests SET NULL by cascade)": (
+        "DELETE FROM api_keys WHERE user_id = md5('u' || :u)::uuid"
+    ),
+}
+
+
+def nodes(plan: dict):
+    yield plan
+    for child in plan.get("Plans", []):
+        yield from nodes(child)
+
+
+def explain(connection: sa.Connection, sql: str, params: dict) -> tuple[float, list[str], bool]:
+    """Execution time in ms (triggers included), access paths, and any big sequential scan."""
+    transaction = connection.begin()
+    try:
+        (document,) = connection.execute(
+            sa.text(f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {sql}"), params
+        ).one()
+    finally:
+        transaction.rollback()
+    top = document[0]
+    paths = [
+        f"{n['Node Type']}"
+        + (f" on {n['Index Name']}" if "Index Name" in n else "")
+        + (f" of {n['Relation Name']}" if "Relation Name" in n and "Index Name" not in n else "")
+        for n in nodes(top["Plan"])
+        if "Scan" in n["Node Type"]
+    ]
+    seq = any(
+        n["Node Type"] == "Seq Scan" and n.get("Relation Name") in BIG_TABLES
+        for n in nodes(top["Plan"])
+    )
+    triggers = sum(t["Time"] for t in top.get("Triggers", []))
+    return top["Execution Time"] + triggers, paths, seq
+
+
+def fill(connection: sa.Connection, sizes: dict[str, int]) -> None:
+    # Foreign keys are checked by triggers; the loader's rows are consistent by
+    # construction, so it skips them (superuser only) to load in minutes, not hours.
+    connection.exec_driver_sql("SET session_replication_role = replica")
+    for table, sql in FILL:
+        started = time.perf_counter()
+        connection.execute(sa.text(sql), sizes)
+        connection.commit()
+        print(f"  filled {table} in {time.perf_counter() - started:.1f} s", flush=True)
+    connection.exec_driver_sql("SET session_replication_role = origin")
+    connection.commit()
+
+
+def write_path_cost(connection: sa.Connection, rows: int) -> dict[str, float]:
+    count = connection.execute(sa.text("SELECT count(*) FROM requests")).scalar()
+    index_bytes = connection.execute(
+        sa.text(
+            "SELECT sum(pg_relation_size(indexrelid)) FROM pg_index"
+            " WHERE indrelid = 'requests'::regclass AND NOT indisprimary"
+        )
+    ).scalar()
+    pk_bytes = connection.execute(
+        sa.text(
+            "SELECT pg_relation_size(indexrelid) FROM pg_index"
+            " WHERE indrelid = 'requests'::regclass AND indisprimary"
+        )
+    ).scalar()
+    # The same table with the same rows, checks and foreign keys, but no secondary index.
+    connection.exec_driver_sql(
+        "CREATE TABLE requests_pk_only"
+        " (LIKE requests INCLUDING DEFAULTS INCLUDING IDENTITY INCLUDING CONSTRAINTS)"
+    )
+    connection.exec_driver_sql(
+        "ALTER TABLE requests_pk_only ADD PRIMARY KEY (request_id),"
+        " ADD FOREIGN KEY (user_id) REFERENCES users (user_id) ON DELETE RESTRICT,"
+        " ADD FOREIGN KEY (api_key_id) REFERENCES api_keys (api_key_id) ON DELETE SET NULL"
+    )
+    connection.exec_driver_sql("SET session_replication_role = replica")
+    connection.exec_driver_sql("INSERT INTO requests_pk_only SELECT * FROM requests")
+    connection.exec_driver_sql(
+        "SELECT setval(pg_get_serial_sequence('requests_pk_only', 'request_id'),"
+        " (SELECT max(request_id) FROM requests_pk_only))"
+    )
+    connection.exec_driver_sql("SET session_replication_role = origin")
+    connection.commit()
+    insert = (
+        "INSERT INTO {table} (user_id, api_key_id, method, path, status_code, outcome, cost,"
+        " latency_ms) SELECT md5('u' || (n % 1000 + 1))::uuid, md5('k' || (n % 1000 + 1))::uuid,"
+        " 'POST', '/v1/bench', 201, 'completed', 0.0002, 12 FROM generate_series(1, :rows) n"
+    )
+    timings: dict[str, list[float]] = {"requests": [], "requests_pk_only": []}
+    for _ in range(3):
+        for table in timings:
+            started = time.perf_counter()
+            connection.execute(sa.text(insert.format(table=table)), {"rows": rows})
+            connection.commit()
+            timings[table].append(time.perf_counter() - started)
+    with_all = rows / statistics.median(timings["requests"])
+    pk_only = rows / statistics.median(timings["requests_pk_only"])
+    return {
+        "secondary index bytes per row": index_bytes / count,
+        "primary key bytes per row": pk_bytes / count,
+        "inserts/s with every index": with_all,
+        "inserts/s with the primary key only": pk_only,
+        "ratio (every index / primary key only)": with_all / pk_only,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--samples", type=int, default=25)
+    args = parser.parse_args()
+    users = int(100_000 * args.scale)
+    sizes = {
+        "users": users,
+        "keys": users * 10,
+        "requests": users * 100,
+        "payments": users * 2,
+        "policies": users * 3,
+    }
+    print(f"scale {args.scale}: {json.dumps(sizes)}", flush=True)
+    random.seed(20261124)
+
+    with TemporaryPostgres() as server:
+        migrate(MigrationRequest(script_location=str(ROOT / "migrations"), url=server.url()))
+        engine = sa.create_engine(server.url(), poolclass=sa.NullPool)
+        with engine.connect() as connection:
+            connection.exec_driver_sql("SET synchronous_commit = off")
+            fill(connection, sizes)
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as maintenance:
+            maintenance.exec_driver_sql("VACUUM ANALYZE")
+        with engine.connect() as connection:
+            print("\nhot path | median ms | max ms | big sequential scan | access paths")
+            for name, sql in HOT_PATHS.items():
+                times, paths, seq_any = [], set(), False
+                for _ in range(args.samples):
+                    params = {
+                        "k": random.randint(1, sizes["keys"]),
+                        "u": random.randint(1, users),
+                        "p": random.randint(1, sizes["payments"]),
+                    }
+                    elapsed, used, seq = explain(connection, sql, params)
+                    times.append(elapsed)
+                    paths.update(used)
+                    seq_any |= seq
+                print(
+                    f"{name} | {statistics.median(times):.3f} | {max(times):.3f} | "
+                    f"{'YES' if seq_any else 'no'} | {', '.join(sorted(paths))}"
+                )
+            print("\nwrite path of requests")
+            for key, value in write_path_cost(connection, rows=200_000).items():
+                print(f"  {key}: {value:.2f}")
+        engine.dispose()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
