@@ -10,16 +10,14 @@ from sqlalchemy import (
     ARRAY,
     CheckConstraint,
     DateTime,
-    ForeignKey,
     Index,
     String,
     Text,
-    Uuid,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import Base, created_at_column, pg_enum
+from models.base import Base, created_at_column, pg_enum, user_reference, uuid_primary_key
 
 
 class ApiKeyStatus(enum.Enum):
@@ -31,12 +29,8 @@ class ApiKeyStatus(enum.Enum):
 class ApiKey(Base):
     __tablename__ = "api_keys"
 
-    api_key_id: Mapped[uuid.UUID] = mapped_column(
-        Uuid, primary_key=True, server_default=text("gen_random_uuid()")
-    )
-    user_id: Mapped[uuid.UUID] = mapped_column(
-        Uuid, ForeignKey("users.user_id", ondelete="CASCADE"), nullable=False
-    )
+    api_key_id: Mapped[uuid.UUID] = uuid_primary_key()
+    user_id: Mapped[uuid.UUID] = user_reference(ondelete="CASCADE")
     name: Mapped[str] = mapped_column(String(100), nullable=False)
     # The short public part of the key, shown to people so they can tell keys apart.
     key_prefix: Mapped[str] = mapped_column(String(16), nullable=False)

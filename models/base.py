@@ -7,9 +7,10 @@ refer to them and autogenerate never sees a spurious rename.
 from __future__ import annotations
 
 import enum
+import uuid
 from datetime import datetime
 
-from sqlalchemy import DateTime, Enum, MetaData, func
+from sqlalchemy import DateTime, Enum, ForeignKey, MetaData, Uuid, func, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING_CONVENTION = {
@@ -44,3 +45,13 @@ def updated_at_column() -> Mapped[datetime]:
     return mapped_column(
         DateTime(timezone=True), nullable=False, server_default=func.now(), onupdate=func.now()
     )
+
+
+def uuid_primary_key() -> Mapped[uuid.UUID]:
+    """A UUID primary key the server fills in."""
+    return mapped_column(Uuid, primary_key=True, server_default=text("gen_random_uuid()"))
+
+
+def user_reference(ondelete: str) -> Mapped[uuid.UUID]:
+    """The owning user: every child table has one, with the delete rule the design gives it."""
+    return mapped_column(Uuid, ForeignKey("users.user_id", ondelete=ondelete), nullable=False)

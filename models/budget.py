@@ -11,16 +11,21 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     DateTime,
-    ForeignKey,
     Index,
     Numeric,
     String,
-    Uuid,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import Base, created_at_column, pg_enum, updated_at_column
+from models.base import (
+    Base,
+    created_at_column,
+    pg_enum,
+    updated_at_column,
+    user_reference,
+    uuid_primary_key,
+)
 
 
 class BudgetPeriod(enum.Enum):
@@ -33,12 +38,8 @@ class BudgetPeriod(enum.Enum):
 class Budget(Base):
     __tablename__ = "budgets"
 
-    budget_id: Mapped[uuid.UUID] = mapped_column(
-        Uuid, primary_key=True, server_default=text("gen_random_uuid()")
-    )
-    user_id: Mapped[uuid.UUID] = mapped_column(
-        Uuid, ForeignKey("users.user_id", ondelete="CASCADE"), nullable=False
-    )
+    budget_id: Mapped[uuid.UUID] = uuid_primary_key()
+    user_id: Mapped[uuid.UUID] = user_reference(ondelete="CASCADE")
     name: Mapped[str] = mapped_column(String(100), nullable=False)
     period: Mapped[BudgetPeriod] = mapped_column(
         pg_enum(BudgetPeriod, "budget_period"), nullable=False

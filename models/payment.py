@@ -10,17 +10,14 @@ from decimal import Decimal
 from sqlalchemy import (
     CheckConstraint,
     DateTime,
-    ForeignKey,
     Index,
     Numeric,
     String,
     UniqueConstraint,
-    Uuid,
-    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import Base, created_at_column, pg_enum
+from models.base import Base, created_at_column, pg_enum, user_reference, uuid_primary_key
 
 
 class PaymentStatus(enum.Enum):
@@ -33,12 +30,8 @@ class PaymentStatus(enum.Enum):
 class Payment(Base):
     __tablename__ = "payments"
 
-    payment_id: Mapped[uuid.UUID] = mapped_column(
-        Uuid, primary_key=True, server_default=text("gen_random_uuid()")
-    )
-    user_id: Mapped[uuid.UUID] = mapped_column(
-        Uuid, ForeignKey("users.user_id", ondelete="RESTRICT"), nullable=False
-    )
+    payment_id: Mapped[uuid.UUID] = uuid_primary_key()
+    user_id: Mapped[uuid.UUID] = user_reference(ondelete="RESTRICT")
     amount: Mapped[Decimal] = mapped_column(Numeric(14, 2), nullable=False)
     currency: Mapped[str] = mapped_column(String(3), nullable=False)
     status: Mapped[PaymentStatus] = mapped_column(

@@ -7,11 +7,18 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Uuid, text
+from sqlalchemy import Boolean, Index, Integer, String, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import Base, created_at_column, pg_enum, updated_at_column
+from models.base import (
+    Base,
+    created_at_column,
+    pg_enum,
+    updated_at_column,
+    user_reference,
+    uuid_primary_key,
+)
 
 
 class PolicyKind(enum.Enum):
@@ -24,12 +31,8 @@ class PolicyKind(enum.Enum):
 class Policy(Base):
     __tablename__ = "policies"
 
-    policy_id: Mapped[uuid.UUID] = mapped_column(
-        Uuid, primary_key=True, server_default=text("gen_random_uuid()")
-    )
-    user_id: Mapped[uuid.UUID] = mapped_column(
-        Uuid, ForeignKey("users.user_id", ondelete="CASCADE"), nullable=False
-    )
+    policy_id: Mapped[uuid.UUID] = uuid_primary_key()
+    user_id: Mapped[uuid.UUID] = user_reference(ondelete="CASCADE")
     name: Mapped[str] = mapped_column(String(100), nullable=False)
     kind: Mapped[PolicyKind] = mapped_column(pg_enum(PolicyKind, "policy_kind"), nullable=False)
     rules: Mapped[dict[str, Any]] = mapped_column(

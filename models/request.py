@@ -22,7 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import Base, created_at_column, pg_enum
+from models.base import Base, created_at_column, pg_enum, user_reference
 
 
 class RequestOutcome(enum.Enum):
@@ -37,9 +37,7 @@ class APIRequest(Base):
     __tablename__ = "requests"
 
     request_id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
-    user_id: Mapped[uuid.UUID] = mapped_column(
-        Uuid, ForeignKey("users.user_id", ondelete="RESTRICT"), nullable=False
-    )
+    user_id: Mapped[uuid.UUID] = user_reference(ondelete="RESTRICT")
     # Kept when the key is deleted: the request stays billed to its user.
     api_key_id: Mapped[uuid.UUID | None] = mapped_column(
         Uuid, ForeignKey("api_keys.api_key_id", ondelete="SET NULL")

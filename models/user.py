@@ -6,10 +6,10 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, Index, String, Uuid, func, text
+from sqlalchemy import CheckConstraint, Index, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import Base, created_at_column, pg_enum, updated_at_column
+from models.base import Base, created_at_column, pg_enum, updated_at_column, uuid_primary_key
 
 
 class UserStatus(enum.Enum):
@@ -24,9 +24,7 @@ class User(Base):
 
     __tablename__ = "users"
 
-    user_id: Mapped[uuid.UUID] = mapped_column(
-        Uuid, primary_key=True, server_default=text("gen_random_uuid()")
-    )
+    user_id: Mapped[uuid.UUID] = uuid_primary_key()
     email: Mapped[str] = mapped_column(String(320), nullable=False)
     display_name: Mapped[str | None] = mapped_column(String(200))
     status: Mapped[UserStatus] = mapped_column(
