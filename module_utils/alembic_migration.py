@@ -36,7 +36,6 @@ try:
     from alembic.config import Config
     from alembic.runtime.migration import MigrationContext
     from alembic.script import ScriptDirectory
-    from alembic.util.exc import CommandError
     from sqlalchemy.engine import URL, make_url
     from sqlalchemy.exc import ArgumentError, DBAPIError
     from sqlalchemy.pool import NullPool
@@ -293,14 +292,12 @@ def resolve_target(scripts: ScriptDirectory, revision: str, script_location: str
         return heads[0] if heads else None
     if revision == "base":
         return None
-    known = REVISION_PATTERN.match(revision) is not None
-    if known:
-        try:
-            found = scripts.get_revision(revision)
-        except (CommandError, Exception):
-            found = None
-        known = found is not None
-    if not known:
+    try:
+        # Alembic raises several kinds of error for unknown or ambiguous ids.
+        found = scripts.get_revision(revision)
+    except Exception:
+        found = None
+    if found is None:
         raise MigrationError(
             f"revision {revision!r} is not one of the migration scripts in {script_location}; "
             "use head, base or a revision id listed by `alembic history`"
