@@ -89,3 +89,14 @@ def install_pgpass(container: str, entries: list[tuple[str, str, str]]) -> None:
         text=True,
         check=True,
     )
+
+
+def assert_reads_and_writes_over_tls(run_sql) -> None:
+    """`run_sql` (psql over TCP as the runtime role) can write, read and delete, over TLS."""
+    result = run_sql(
+        "INSERT INTO users (email) VALUES ('tls-check@example.com');"
+        " SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid();"
+        " DELETE FROM users WHERE email = 'tls-check@example.com'"
+    )
+    assert result.rc == 0, result.stderr
+    assert result.stdout.strip() == "t"

@@ -7,7 +7,7 @@ import json
 import pytest
 import testinfra
 
-from tests.container import install_pgpass, secret
+from tests.container import assert_reads_and_writes_over_tls, install_pgpass, secret
 from tests.helpers import head_revision
 
 DB, APP, OUTSIDER = (f"backend-db-cluster-{role}" for role in ("db", "app", "outsider"))
@@ -53,13 +53,7 @@ def outsider():
 
 
 def test_application_host_reads_and_writes_over_tls(app):
-    result = app(
-        "INSERT INTO users (email) VALUES ('cluster@example.com');"
-        " SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid();"
-        " DELETE FROM users WHERE email = 'cluster@example.com'"
-    )
-    assert result.rc == 0, result.stderr
-    assert result.stdout.strip() == "t"
+    assert_reads_and_writes_over_tls(app)
 
 
 def test_application_host_without_tls_is_refused(app):

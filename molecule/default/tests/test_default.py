@@ -7,7 +7,13 @@ import sqlalchemy as sa
 
 import models
 from tests import catalog, design
-from tests.container import install_pgpass, local_psql_query, psql_query, secret
+from tests.container import (
+    assert_reads_and_writes_over_tls,
+    install_pgpass,
+    local_psql_query,
+    psql_query,
+    secret,
+)
 from tests.helpers import head_revision
 from tests.pgserver import TemporaryPostgres
 
@@ -166,13 +172,7 @@ def test_files_are_owned_by_postgres_and_no_looser_than_designed(host, path, mod
 
 
 def test_runtime_role_reads_and_writes_over_tls(tcp):
-    result = tcp(
-        "INSERT INTO users (email) VALUES ('verify@example.com');"
-        " SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid();"
-        " DELETE FROM users WHERE email = 'verify@example.com'"
-    )
-    assert result.rc == 0, result.stderr
-    assert result.stdout.strip() == "t"
+    assert_reads_and_writes_over_tls(tcp)
 
 
 @pytest.mark.parametrize(
