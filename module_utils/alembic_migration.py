@@ -221,7 +221,7 @@ def migration_lock(connection: sa.Connection, timeout: float, url: URL) -> Itera
             connection.exec_driver_sql(f"SET LOCAL lock_timeout = {max(1, int(timeout * 1000))}")
             connection.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
     except DBAPIError as exc:
-        if getattr(exc.orig, "pgcode", None) == "55P03":  # lock_not_available
+        if _is_lock_timeout(exc):
             raise MigrationError(
                 f"another migration of {describe(url)} held the migration lock for more than "
                 f"{timeout:g} seconds; let it finish, or raise migration_lock_timeout"
@@ -292,17 +292,21 @@ def resolve_target(scripts: ScriptDirectory, revision: str, script_location: str
         return heads[0] if heads else None
     if revision == "base":
         return None
-    try:
-        # Alembic raises several kinds of error for unknown or ambiguous ids.
-        found = scripts.get_revision(revision)
-    except Exception:
-        found = None
+    found = find_revision(scripts, revision)
     if found is None:
         raise MigrationError(
             f"revision {revision!r} is not one of the migration scripts in {script_location}; "
             "use head, base or a revision id listed by `alembic history`"
         )
     return found.revision
+
+
+def find_revision(scripts: ScriptDirectory, revision: str):
+    """The script of `revision`, or None when the scripts do not know it (or it is ambiguous)."""
+    try:
+        return scripts.get_revision(revision)
+    except Exception:  # Alembic raises several kinds of error for unknown or ambiguous ids
+        return None
 
 
 def current_revisions(connection: sa.Connection) -> tuple[str, ...]:
@@ -322,11 +326,7 @@ def single_current(
         )
     if not heads:
         return None
-    try:
-        found = scripts.get_revision(heads[0])
-    except Exception:
-        found = None
-    if found is None:
+    if find_revision(scripts, heads[0]) is None:
         raise MigrationError(
             f"{describe(url)} is at revision {heads[0]}, which the migration scripts in "
             f"{script_location} do not know: the database was migrated by newer code; "
@@ -348,13 +348,13 @@ def plan(
     """The direction and the revisions to run, in the order they run."""
     if current == target:
         return "none", []
-    if current is None or current in lineage(scripts, target):
-        ids = lineage(scripts, target)
-        ids = ids[: ids.index(current)] if current else ids
+    up = lineage(scripts, target)
+    if current is None or current in up:
+        ids = up[: up.index(current)] if current else up
         return "upgrade", [_step(scripts, rev) for rev in reversed(ids)]
-    if target is None or target in lineage(scripts, current):
-        ids = lineage(scripts, current)
-        ids = ids[: ids.index(target)] if target else ids
+    down = lineage(scripts, current)
+    if target is None or target in down:
+        ids = down[: down.index(target)] if target else down
         return "downgrade", [_step(scripts, rev) for rev in ids]
     raise MigrationError(
         f"revision {target} and the database's revision {current} are on different branches; "
