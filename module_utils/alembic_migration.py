@@ -396,17 +396,39 @@ def migrate(request: MigrationRequest) -> MigrationResult:
     target = resolve_target(scripts, request.revision, location)
 
     with connect(request.url, request.connect_timeout) as connection:
-        result = _preview(request, scripts, connection, location, target)
+        before, current, direction, steps = _planned(request, scripts, connection, location, target)
         # Already at the target: a revision once recorded stays, so there is nothing a
         # concurrent run could change and no need to queue for the migration lock.
-        if not request.check_mode and result.changed:
+        if not request.check_mode and steps:
             with migration_lock(connection, request.migration_lock_timeout, request.url):
-                result = _apply(request, scripts, connection, location, target)
-    result.elapsed = time.monotonic() - started
-    return result
+                # Under the lock, plan again: another host may have migrated meanwhile.
+                before, current, direction, steps = _planned(
+                    request, scripts, connection, location, target
+                )
+                sql = _sql(request, location, direction, current, target, steps)
+                if steps:
+                    _run_steps(request, connection, location, direction, target, steps)
+                after = list(current_revisions(connection))
+                applied = steps
+        else:
+            sql = _sql(request, location, direction, current, target, steps)
+            after = [target] if (steps and target) else ([] if steps else list(before))
+            applied = []
+    return MigrationResult(
+        changed=bool(steps),
+        direction=direction,
+        before=list(before),
+        after=after,
+        target=target,
+        pending=steps,
+        applied=applied,
+        sql=sql,
+        elapsed=time.monotonic() - started,
+    )
 
 
 def _planned(request, scripts, connection, location, target):
+    """The database's revision(s), its one current revision, and the plan to the target."""
     before = current_revisions(connection)
     current = single_current(scripts, before, location, request.url)
     direction, steps = plan(scripts, current, target)
@@ -415,40 +437,14 @@ def _planned(request, scripts, connection, location, target):
             f"{describe(request.url)} is at revision {current}, newer than the requested "
             f"revision {target or 'base'}; set allow_downgrade: true to downgrade it"
         )
-    sql = None
-    if request.render_sql:
-        sql = render_sql(location, direction, current, target) if steps else ""
-    return before, current, direction, steps, sql
+    return before, current, direction, steps
 
 
-def _preview(request, scripts, connection, location, target) -> MigrationResult:
-    before, _, direction, steps, sql = _planned(request, scripts, connection, location, target)
-    return MigrationResult(
-        changed=bool(steps),
-        direction=direction,
-        before=list(before),
-        after=[target] if (steps and target) else ([] if steps else list(before)),
-        target=target,
-        pending=steps,
-        sql=sql,
-    )
-
-
-def _apply(request, scripts, connection, location, target) -> MigrationResult:
-    before, _, direction, steps, sql = _planned(request, scripts, connection, location, target)
-    if steps:
-        _run_steps(request, connection, location, direction, target, steps)
-    after = current_revisions(connection)
-    return MigrationResult(
-        changed=bool(steps),
-        direction=direction,
-        before=list(before),
-        after=list(after),
-        target=target,
-        pending=steps,
-        applied=steps,
-        sql=sql,
-    )
+def _sql(request, location, direction, current, target, steps) -> str | None:
+    """The planned steps' SQL when asked for (rendered offline, once per run)."""
+    if not request.render_sql:
+        return None
+    return render_sql(location, direction, current, target) if steps else ""
 
 
 def _run_steps(request, connection, location, direction, target, steps) -> None:
