@@ -115,17 +115,17 @@ requirements:
 EXAMPLES = r"""
 - name: The backend database schema is at the newest revision
   alembic_migrate:
-    script_location: /opt/backend-db/app/migrations
+    script_location: /srv/backend/migrations
     login_host: 127.0.0.1
     login_user: backend_owner
     login_password: "{{ backend_owner_password }}"
     login_db: backend
   vars:
-    ansible_python_interpreter: /opt/backend-db/venv/bin/python
+    ansible_python_interpreter: /srv/backend/venv/bin/python
 
 - name: The schema is rolled back to a known revision
   alembic_migrate:
-    script_location: /opt/backend-db/app/migrations
+    script_location: /srv/backend/migrations
     url: "{{ backend_database_url }}"
     revision: 34d3f5866348
     allow_downgrade: true

@@ -5,8 +5,9 @@
 
 Downloads binary wheels for the target's Python and platform (the target needs no
 internet and no compiler) at the versions the constraints pin, and writes
-DEST/requirements.txt naming each one. A finished DEST is reused: prints
-"unchanged" then, "built" otherwise.
+DEST/requirements.txt naming each one, then DEST.tar holding DEST's files under its
+name, so that one file ships to a host and unpacks there into a directory of the same
+name. A finished DEST is reused: prints "unchanged" then, "built" otherwise.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 from pathlib import Path
 
@@ -31,7 +33,8 @@ def main() -> int:
     parser.add_argument("packages", nargs="+")
     args = parser.parse_args()
 
-    if (args.dest / "requirements.txt").is_file():
+    archive = args.dest.with_name(args.dest.name + ".tar")
+    if (args.dest / "requirements.txt").is_file() and archive.is_file():
         print("unchanged")
         return 0
     args.dest.parent.mkdir(parents=True, exist_ok=True)
@@ -66,12 +69,24 @@ def main() -> int:
             if (match := WHEEL_NAME.match(wheel.name))
         )
         (staging / "requirements.txt").write_text("\n".join(pins) + "\n")
+        staged_archive = staging.with_name(staging.name + ".tar")
+        with tarfile.open(staged_archive, "w") as tar:
+            tar.add(staging, arcname=args.dest.name, filter=_owned_by_root)
         shutil.rmtree(args.dest, ignore_errors=True)
         staging.rename(args.dest)
+        staged_archive.rename(archive)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+        staging.with_name(staging.name + ".tar").unlink(missing_ok=True)
     print("built")
     return 0
+
+
+def _owned_by_root(info: tarfile.TarInfo) -> tarfile.TarInfo:
+    info.uid = info.gid = 0
+    info.uname = info.gname = "root"
+    info.mode = 0o755 if info.isdir() else 0o644
+    return info
 
 
 if __name__ == "__main__":
