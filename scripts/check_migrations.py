@@ -21,6 +21,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import tomllib
 from pathlib import Path
 
 from alembic import command
@@ -34,6 +35,8 @@ sys.path.insert(0, str(ROOT))
 from tests.pgserver import TemporaryPostgres  # noqa: E402
 
 SQUAWK = Path(sys.executable).parent / "squawk"
+SQUAWK_CONFIG = ROOT / ".squawk.toml"
+PROJECT_EXCLUDED = tomllib.loads(SQUAWK_CONFIG.read_text()).get("excluded_rules", [])
 
 
 def config(output: io.StringIO | None = None) -> Config:
@@ -67,8 +70,9 @@ def lint_revisions(scripts: ScriptDirectory) -> list[str]:
             command.upgrade(config(buffer), span, sql=True)
             sql_file = Path(workdir) / f"{script.revision}.sql"
             sql_file.write_text(buffer.getvalue())
-            excluded = list(getattr(script.module, "squawk_exclude", []))
-            args = [str(SQUAWK), "--config", str(ROOT / ".squawk.toml"), "--reporter=gcc"]
+            # squawk's --exclude replaces the configuration's excluded_rules: pass both.
+            excluded = PROJECT_EXCLUDED + list(getattr(script.module, "squawk_exclude", []))
+            args = [str(SQUAWK), "--config", str(SQUAWK_CONFIG), "--reporter=gcc"]
             if excluded:
                 args.append(f"--exclude={','.join(excluded)}")
             result = subprocess.run([*args, str(sql_file)], capture_output=True, text=True)
