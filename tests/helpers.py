@@ -12,11 +12,20 @@ from module_utils.alembic_migration import MigrationRequest, migrate
 from tests.conftest import MIGRATIONS
 
 
-def head_revision(location: Path = MIGRATIONS) -> str:
-    """The head of the migration scripts, read from the scripts themselves."""
+def _scripts(location: Path) -> ScriptDirectory:
     config = Config()
     config.set_main_option("script_location", str(location))
-    return ScriptDirectory.from_config(config).get_current_head()
+    return ScriptDirectory.from_config(config)
+
+
+def head_revision(location: Path = MIGRATIONS) -> str:
+    """The head of the migration scripts, read from the scripts themselves."""
+    return _scripts(location).get_current_head()
+
+
+def lineage(location: Path = MIGRATIONS) -> list[str]:
+    """Every revision of the scripts in the order an upgrade from base applies them."""
+    return [script.revision for script in reversed(list(_scripts(location).walk_revisions()))]
 
 
 def add_revision(

@@ -18,9 +18,11 @@ from module_utils.alembic_migration import (
     migrate,
 )
 from tests import catalog
-from tests.helpers import add_locale_revision, add_revision, head_revision, run
+from tests.helpers import add_locale_revision, add_revision, head_revision, lineage, run
 
 HEAD = head_revision()
+# Every revision, base to head: what an upgrade from an empty database applies.
+LINEAGE = lineage()
 
 
 def test_upgrade_from_empty_applies_every_revision_and_reports_it(database):
@@ -29,7 +31,7 @@ def test_upgrade_from_empty_applies_every_revision_and_reports_it(database):
     assert result.direction == "upgrade"
     assert result.before == []
     assert result.after == [HEAD]
-    assert [step.revision for step in result.applied] == [HEAD]
+    assert [step.revision for step in result.applied] == LINEAGE
     assert result.applied[0].message.startswith("initial schema")
     assert database.scalar("SELECT version_num FROM alembic_version") == HEAD
 
@@ -46,7 +48,7 @@ def test_second_run_is_a_no_op(database):
 def test_check_mode_reports_pending_revisions_and_writes_nothing(database):
     result = run(database, check_mode=True)
     assert result.changed
-    assert [step.revision for step in result.pending] == [HEAD]
+    assert [step.revision for step in result.pending] == LINEAGE
     assert result.applied == []
     assert database.scalar("SELECT count(*) FROM pg_class WHERE relname = 'alembic_version'") == 0
     assert catalog.rows(database.engine(), catalog.TABLES) == []
@@ -88,7 +90,7 @@ def test_downgrade_is_refused_unless_allowed(database):
     assert_one_clean_sentence(str(error.value), database)
     result = run(database, revision="base", allow_downgrade=True)
     assert result.changed and result.after == []
-    assert [step.revision for step in result.applied] == [HEAD]
+    assert [step.revision for step in result.applied] == LINEAGE[::-1]
 
 
 def test_a_short_revision_id_is_resolved_to_the_full_one(database):
@@ -122,7 +124,7 @@ def test_concurrent_runs_apply_each_revision_exactly_once(database, scripts, sta
         results = [future.result() for future in futures]
     changed = [result for result in results if result["changed"]]
     assert len(changed) == 1
-    expected = ["b1c2d3e4f5a6"] if start_at_head else [HEAD, "b1c2d3e4f5a6"]
+    expected = ["b1c2d3e4f5a6"] if start_at_head else [*LINEAGE, "b1c2d3e4f5a6"]
     assert [step["revision"] for step in changed[0]["applied"]] == expected
     assert all(result["after"] == ["b1c2d3e4f5a6"] for result in results)
     assert database.scalar("SELECT count(*) FROM alembic_version") == 1

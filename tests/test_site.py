@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from module_utils.alembic_migration import MigrationRequest, migrate
 from tests import design
 from tests.conftest import ROOT
-from tests.helpers import head_revision
+from tests.helpers import head_revision, lineage
 from tests.pgserver import _free_port
 
 pytestmark = pytest.mark.skipif(
@@ -262,7 +262,7 @@ def test_check_diff_on_a_host_behind_lists_pending_revisions_and_their_sql(site)
         )
         assert reviewed.returncode == 0, reviewed.stdout[-4000:]
         sql = (review / "localhost.sql").read_text()
-        assert f"-- pending: {head_revision()}" in sql and "CREATE TABLE requests" in sql
+        assert f"-- pending: {', '.join(lineage())}" in sql and "CREATE TABLE requests" in sql
 
         result = site.play("--check", "--diff", playbook="playbooks/migrate.yml")
         assert result.returncode == 0, result.stdout[-4000:]
