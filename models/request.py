@@ -38,9 +38,11 @@ class APIRequest(Base):
 
     request_id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     user_id: Mapped[uuid.UUID] = user_reference(ondelete="RESTRICT")
-    # Kept when the key is deleted: the request stays billed to its user.
+    # The key that made the request. A key that has made requests is revoked, never
+    # deleted: the log keeps which key made each request, and deleting a key never
+    # rewrites request rows. NULL for requests made without a key.
     api_key_id: Mapped[uuid.UUID | None] = mapped_column(
-        Uuid, ForeignKey("api_keys.api_key_id", ondelete="SET NULL")
+        Uuid, ForeignKey("api_keys.api_key_id", ondelete="RESTRICT")
     )
     method: Mapped[str] = mapped_column(String(10), nullable=False)
     path: Mapped[str] = mapped_column(String(2048), nullable=False)
@@ -55,7 +57,7 @@ class APIRequest(Base):
     __table_args__ = (
         # A user's requests and spend over a time window.
         Index("ix_requests_user_id_created_at", "user_id", "created_at"),
-        # Needed by ON DELETE SET NULL when a key is deleted.
+        # A key's requests; and what deleting a key checks for (ON DELETE RESTRICT).
         Index("ix_requests_api_key_id", "api_key_id"),
         CheckConstraint("status_code BETWEEN 100 AND 599", name="status_code_http"),
         CheckConstraint("cost >= 0", name="cost_not_negative"),

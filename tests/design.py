@@ -24,7 +24,8 @@ FOREIGN_KEYS = {
     ("policies", ("user_id",)): ("users", "CASCADE"),
     ("payments", ("user_id",)): ("users", "RESTRICT"),
     ("requests", ("user_id",)): ("users", "RESTRICT"),
-    ("requests", ("api_key_id",)): ("api_keys", "SET NULL"),
+    # Keys that made requests are revoked, not deleted: the request log is never rewritten.
+    ("requests", ("api_key_id",)): ("api_keys", "RESTRICT"),
 }
 # The hot paths: key lookup by hash, a user's requests over time, a user's enabled
 # policies by priority, payment by provider reference.

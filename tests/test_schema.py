@@ -96,33 +96,64 @@ def test_downgrade_to_base_removes_every_table_and_type_and_upgrade_works_again(
 
 
 def test_delete_rules_behave_as_designed(database, migrated):
-    """CASCADE takes keys, budgets and policies; RESTRICT keeps payments and requests."""
+    """CASCADE takes keys, budgets and policies; RESTRICT keeps payments and requests,
+    and keeps a key that made requests (it is revoked instead)."""
+
+    def insert(connection, sql: str, **values):
+        return connection.execute(sa.text(sql), values).scalar()
+
+    add_user = "INSERT INTO users (email) VALUES (:email) RETURNING user_id"
+    add_key = (
+        "INSERT INTO api_keys (user_id, name, key_prefix, key_hash)"
+        " VALUES (:u, 'ci', 'bk_1', :h) RETURNING api_key_id"
+    )
     with migrated.begin() as connection:
-        user = connection.execute(
-            sa.text("INSERT INTO users (email) VALUES ('ada@example.com') RETURNING user_id")
-        ).scalar()
-        key = connection.execute(
-            sa.text(
-                "INSERT INTO api_keys (user_id, name, key_prefix, key_hash) "
-                "VALUES (:u, 'ci', 'bk_1', 'h1') RETURNING api_key_id"
-            ),
-            {"u": user},
-        ).scalar()
+        user = insert(connection, add_user, email="ada@example.com")
+        used_key = insert(connection, add_key, u=user, h="h1")
+        unused_key = insert(connection, add_key, u=user, h="h2")
+        insert(
+            connection,
+            "INSERT INTO requests (user_id, api_key_id, method, path, status_code, outcome)"
+            " VALUES (:u, :k, 'GET', '/v1/x', 200, 'completed') RETURNING request_id",
+            u=user,
+            k=used_key,
+        )
+        newcomer = insert(connection, add_user, email="grace@example.com")
+        insert(connection, add_key, u=newcomer, h="h3")
+        insert(
+            connection,
+            "INSERT INTO budgets (user_id, name, period, limit_amount, currency, window_start)"
+            " VALUES (:u, 'monthly', 'monthly', 10, 'EUR', now()) RETURNING budget_id",
+            u=newcomer,
+        )
+
+    with (
+        pytest.raises(sa.exc.IntegrityError, match="fk_requests_api_key_id_api_keys"),
+        migrated.begin() as connection,
+    ):
+        connection.execute(sa.text("DELETE FROM api_keys WHERE api_key_id = :k"), {"k": used_key})
+    with migrated.begin() as connection:
         connection.execute(
             sa.text(
-                "INSERT INTO requests (user_id, api_key_id, method, path, status_code, outcome)"
-                " VALUES (:u, :k, 'GET', '/v1/x', 200, 'completed')"
+                "UPDATE api_keys SET status = 'revoked', revoked_at = now() WHERE api_key_id = :k"
             ),
-            {"u": user, "k": key},
+            {"k": used_key},
         )
-    with migrated.begin() as connection:
-        connection.execute(sa.text("DELETE FROM api_keys WHERE api_key_id = :k"), {"k": key})
-        assert connection.execute(sa.text("SELECT api_key_id FROM requests")).scalar() is None
+        connection.execute(sa.text("DELETE FROM api_keys WHERE api_key_id = :k"), {"k": unused_key})
+        assert connection.execute(sa.text("SELECT api_key_id FROM requests")).scalar() == used_key
     with (
         pytest.raises(sa.exc.IntegrityError, match="fk_requests_user_id_users"),
         migrated.begin() as connection,
     ):
         connection.execute(sa.text("DELETE FROM users WHERE user_id = :u"), {"u": user})
+    with migrated.begin() as connection:
+        connection.execute(sa.text("DELETE FROM users WHERE user_id = :u"), {"u": newcomer})
+        for table in ("api_keys", "budgets"):
+            remaining = connection.execute(
+                sa.text(f"SELECT count(*) FROM {table} WHERE user_id = :u"),
+                {"u": newcomer},
+            ).scalar()
+            assert remaining == 0, f"{table} rows of a deleted user remain"
     with (
         pytest.raises(sa.exc.IntegrityError, match="uq_users_lower_email"),
         migrated.begin() as connection,
