@@ -4,11 +4,15 @@
 
 Builds a private PostgreSQL 15, migrates it with the real migrations, fills it
 (scale 1.0: 100,000 users, 1,000,000 API keys, 10,000,000 requests, 200,000
-payments, 100,000 budgets, 300,000 policies), then for each hot path runs
+payments, 100,000 budgets, 300,000 policies, and 1,000 newcomers: users with keys,
+a budget and policies but no requests or payments yet), then for each hot path runs
 EXPLAIN (ANALYZE, BUFFERS) with `--samples` random parameters and reports the
-median execution time, the plan's access paths, and whether a big table was read
-sequentially. Then: index bytes per row of requests, and insert throughput into
-requests with every index against a copy with only its primary key (same run).
+median execution time (foreign-key triggers included), the access paths, and
+whether a big table was read sequentially. The plans of the queries that foreign-key
+triggers run (the checks and cascades of a DELETE, which EXPLAIN does not show) are
+collected too, with auto_explain in one untimed extra run of each path. Then: index
+bytes per row of requests, and insert throughput into requests with every index
+against a copy with only its primary key (same run).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import re
 import statistics
 import sys
 import time
@@ -86,6 +91,28 @@ FILL = [
                '{"per_minute": 60}', n % 7, n % 5 <> 0
         FROM generate_series(1, :policies) AS n""",
     ),
+    (
+        "newcomers",
+        """
+        WITH new_users AS (
+            INSERT INTO users (user_id, email, display_name)
+            SELECT md5('u' || n)::uuid, 'user' || n || '@example.com', 'Newcomer ' || n
+            FROM generate_series(:users + 1, :users + :newcomers) AS n
+            RETURNING user_id
+        ), new_keys AS (
+            INSERT INTO api_keys (user_id, name, key_prefix, key_hash)
+            SELECT user_id, 'key ' || k, 'bk_new' || k,
+                   encode(sha256((user_id::text || k)::bytea), 'hex')
+            FROM new_users, generate_series(1, 10) AS k
+        ), new_budgets AS (
+            INSERT INTO budgets (user_id, name, period, limit_amount, currency, window_start)
+            SELECT user_id, 'monthly', 'monthly', 100, 'EUR', date_trunc('month', now())
+            FROM new_users
+        )
+        INSERT INTO policies (user_id, name, kind, rules, priority, enabled)
+        SELECT user_id, 'policy ' || p, 'rate_limit', '{"per_minute": 60}', p, true
+        FROM new_users, generate_series(1, 3) AS p""",
+    ),
 ]
 
 HOT_PATHS = {
@@ -110,8 +137,14 @@ HOT_PATHS = {
         "SELECT payment_id, user_id, status FROM payments"
         " WHERE provider = 'stripe' AND provider_reference = 'pi_' || :p"
     ),
-    "deleting a user's API keys (requests SET NULL by cascade)": (
-        "DELETE FROM api_keys WHERE user_id = md5('u' || :u)::uuid"
+    # Keys that made requests are revoked, not deleted (ON DELETE RESTRICT): deleting
+    # keys is for keys that never made a request, and each one is checked against
+    # requests through ix_requests_api_key_id.
+    "deleting a user's unused API keys (10; each checked against requests)": (
+        "DELETE FROM api_keys WHERE user_id = md5('u' || :n)::uuid"
+    ),
+    "deleting a user with no history; cascades to 10 keys, a budget, 3 policies": (
+        "DELETE FROM users WHERE user_id = md5('u' || :n)::uuid"
     ),
 }
 
@@ -120,6 +153,19 @@ def nodes(plan: dict):
     yield plan
     for child in plan.get("Plans", []):
         yield from nodes(child)
+
+
+def scans(plans: list[dict]) -> tuple[list[str], bool]:
+    """The access paths of plans, and whether any reads a big table sequentially."""
+    found = [n for plan in plans for n in nodes(plan) if "Scan" in n["Node Type"]]
+    paths = [
+        f"{n['Node Type']}"
+        + (f" on {n['Index Name']}" if "Index Name" in n else "")
+        + (f" of {n['Relation Name']}" if "Relation Name" in n and "Index Name" not in n else "")
+        for n in found
+    ]
+    seq = any(n["Node Type"] == "Seq Scan" and n.get("Relation Name") in BIG_TABLES for n in found)
+    return paths, seq
 
 
 def explain(connection: sa.Connection, sql: str, params: dict) -> tuple[float, list[str], bool]:
@@ -132,19 +178,37 @@ def explain(connection: sa.Connection, sql: str, params: dict) -> tuple[float, l
     finally:
         transaction.rollback()
     top = document[0]
-    paths = [
-        f"{n['Node Type']}"
-        + (f" on {n['Index Name']}" if "Index Name" in n else "")
-        + (f" of {n['Relation Name']}" if "Relation Name" in n and "Index Name" not in n else "")
-        for n in nodes(top["Plan"])
-        if "Scan" in n["Node Type"]
-    ]
-    seq = any(
-        n["Node Type"] == "Seq Scan" and n.get("Relation Name") in BIG_TABLES
-        for n in nodes(top["Plan"])
-    )
     triggers = sum(t["Time"] for t in top.get("Triggers", []))
-    return top["Execution Time"] + triggers, paths, seq
+    return top["Execution Time"] + triggers, *scans([top["Plan"]])
+
+
+def trigger_plans(connection: sa.Connection, sql: str, params: dict) -> tuple[list[str], bool]:
+    """Access paths of `sql` and of the statements its foreign-key triggers run.
+
+    auto_explain reports the plan of every statement, nested ones included, as a
+    NOTICE to this session. The statement runs on the DBAPI cursor because
+    SQLAlchemy's psycopg2 dialect clears the connection's notices after each statement.
+    """
+    raw = connection.connection.dbapi_connection
+    transaction = connection.begin()
+    try:
+        for statement in [
+            "LOAD 'auto_explain'",
+            "SET LOCAL auto_explain.log_min_duration = 0",
+            "SET LOCAL auto_explain.log_nested_statements = on",
+            "SET LOCAL auto_explain.log_format = json",
+            "SET LOCAL auto_explain.log_level = notice",
+        ]:
+            connection.exec_driver_sql(statement)
+        with raw.cursor() as cursor:
+            del raw.notices[:]
+            # :name (not ::type) to psycopg2's %(name)s.
+            cursor.execute(re.sub(r"(?<!:):(\w+)", r"%(\1)s", sql), params)
+            notices = list(raw.notices)
+    finally:
+        transaction.rollback()
+    plans = [json.loads(notice.split("plan:", 1)[1]) for notice in notices if "plan:" in notice]
+    return scans([plan["Plan"] for plan in plans])
 
 
 def fill(connection: sa.Connection, sizes: dict[str, int]) -> None:
@@ -182,7 +246,7 @@ def write_path_cost(connection: sa.Connection, rows: int) -> dict[str, float]:
     connection.exec_driver_sql(
         "ALTER TABLE requests_pk_only ADD PRIMARY KEY (request_id),"
         " ADD FOREIGN KEY (user_id) REFERENCES users (user_id) ON DELETE RESTRICT,"
-        " ADD FOREIGN KEY (api_key_id) REFERENCES api_keys (api_key_id) ON DELETE SET NULL"
+        " ADD FOREIGN KEY (api_key_id) REFERENCES api_keys (api_key_id) ON DELETE RESTRICT"
     )
     connection.exec_driver_sql("SET session_replication_role = replica")
     connection.exec_driver_sql("INSERT INTO requests_pk_only SELECT * FROM requests")
@@ -227,6 +291,7 @@ def main() -> int:
         "requests": users * 100,
         "payments": users * 2,
         "policies": users * 3,
+        "newcomers": max(1, users // 100),
     }
     print(f"scale {args.scale}: {json.dumps(sizes)}", flush=True)
     random.seed(20261124)
@@ -243,14 +308,18 @@ def main() -> int:
             print("\nhot path | median ms | max ms | big sequential scan | access paths")
             for name, sql in HOT_PATHS.items():
                 times, paths, seq_any = [], set(), False
-                for _ in range(args.samples):
+                for sample in range(args.samples + 1):
                     params = {
                         "k": random.randint(1, sizes["keys"]),
                         "u": random.randint(1, users),
                         "p": random.randint(1, sizes["payments"]),
+                        "n": users + random.randint(1, sizes["newcomers"]),
                     }
-                    elapsed, used, seq = explain(connection, sql, params)
-                    times.append(elapsed)
+                    if sample == args.samples:
+                        used, seq = trigger_plans(connection, sql, params)
+                    else:
+                        elapsed, used, seq = explain(connection, sql, params)
+                        times.append(elapsed)
                     paths.update(used)
                     seq_any |= seq
                 print(
