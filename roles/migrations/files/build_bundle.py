@@ -4,7 +4,9 @@
 
 The release is named by a digest of its contents, NAME = app-<digest>: the archive
 BUILD_DIR/NAME.tar.gz holds everything under NAME/, so it unpacks on the host into a
-directory of that name, and a host that already has NAME needs nothing sent. The same
+directory of that name, and a host that already has NAME needs nothing sent. The last
+entry, NAME/RELEASE, holds the name: tar extracts in order, so a host that has it has
+everything before it (an unpack that was cut off is done again). The same
 sources always give the same bytes (sorted names, fixed times and owners, no
 __pycache__). Prints "built NAME", or "unchanged NAME" when the archive was already there;
 with --name-only, only NAME, building nothing.
@@ -20,6 +22,10 @@ import sys
 import tarfile
 from pathlib import Path
 
+RELEASE_MARKER = "RELEASE"
+# Part of every digest: a change to the archive's layout gives every release a new name.
+FORMAT = b"backend-db bundle 2"
+
 
 def sources(root: Path, directories: list[str]) -> list[Path]:
     return [
@@ -31,7 +37,7 @@ def sources(root: Path, directories: list[str]) -> list[Path]:
 
 
 def digest(root: Path, paths: list[Path]) -> str:
-    content = hashlib.sha256()
+    content = hashlib.sha256(FORMAT + b"\0")
     for path in paths:
         content.update(str(path.relative_to(root)).encode() + b"\0")
         if path.is_file():
@@ -56,6 +62,10 @@ def pack(root: Path, paths: list[Path], name: str) -> bytes:
                     tar.addfile(info, handle)
             else:
                 tar.addfile(info)
+        release = f"{name}\n".encode()
+        marker = tarfile.TarInfo(f"{name}/{RELEASE_MARKER}")
+        marker.size, marker.mode = len(release), 0o644
+        tar.addfile(marker, io.BytesIO(release))
     return gzip.compress(raw.getvalue(), mtime=0)
 
 

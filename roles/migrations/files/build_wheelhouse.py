@@ -7,7 +7,8 @@ Downloads binary wheels for the target's Python and platform (the target needs n
 internet and no compiler) at the versions the constraints pin, and writes
 DEST/requirements.txt naming each one, then DEST.tar holding DEST's files under its
 name, so that one file ships to a host and unpacks there into a directory of the same
-name. A finished DEST is reused: prints "unchanged" then, "built" otherwise.
+name; requirements.txt comes last, so a host that has it has every wheel. A finished
+DEST is reused: prints "unchanged" then, "built" otherwise.
 """
 
 from __future__ import annotations
@@ -71,7 +72,9 @@ def main() -> int:
         (staging / "requirements.txt").write_text("\n".join(pins) + "\n")
         staged_archive = staging.with_name(staging.name + ".tar")
         with tarfile.open(staged_archive, "w") as tar:
-            tar.add(staging, arcname=args.dest.name, filter=_owned_by_root)
+            tar.add(staging, arcname=args.dest.name, recursive=False, filter=_owned_by_root)
+            for path in [*sorted(staging.glob("*.whl")), staging / "requirements.txt"]:
+                tar.add(path, arcname=f"{args.dest.name}/{path.name}", filter=_owned_by_root)
         shutil.rmtree(args.dest, ignore_errors=True)
         staging.rename(args.dest)
         staged_archive.rename(archive)
