@@ -56,6 +56,14 @@ def test_application_host_reads_and_writes_over_tls(app):
     assert_reads_and_writes_over_tls(app)
 
 
+def test_the_server_presents_the_certificate_the_inventory_supplied(app):
+    supplied = app(sslmode="verify-ca sslrootcert=/root/backend-db-server.crt")
+    assert supplied.rc == 0, supplied.stderr
+    # The same check against any other authority fails, so the one above means something.
+    other = app(sslmode="verify-ca sslrootcert=/etc/ssl/certs/ca-certificates.crt")
+    assert other.rc != 0 and "certificate verify failed" in other.stderr
+
+
 def test_application_host_without_tls_is_refused(app):
     result = app(sslmode="disable")
     assert result.rc != 0 and "no encryption" in result.stderr
