@@ -44,9 +44,9 @@ image: setup
 molecule: setup image
 	for scenario in $(MOLECULE_SCENARIOS); do molecule test --scenario-name "$$scenario"; done
 
-## bench: the measurements written down in docs/performance.md (about fifteen minutes)
+## bench: the measurements written down in docs/performance.md (about ten minutes)
 bench: setup image
-	python bench/noop_check.py
+	python bench/noop_check.py --runs 21
 	python bench/hot_queries.py
 	bash bench/converge.sh
 
