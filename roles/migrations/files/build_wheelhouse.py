@@ -40,6 +40,7 @@ def main() -> int:
         return 0
     args.dest.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".wheelhouse-", dir=args.dest.parent))
+    staged_archive = staging.with_name(staging.name + ".tar")
     try:
         subprocess.run(
             [
@@ -70,7 +71,6 @@ def main() -> int:
             if (match := WHEEL_NAME.match(wheel.name))
         )
         (staging / "requirements.txt").write_text("\n".join(pins) + "\n")
-        staged_archive = staging.with_name(staging.name + ".tar")
         with tarfile.open(staged_archive, "w") as tar:
             tar.add(staging, arcname=args.dest.name, recursive=False, filter=_owned_by_root)
             for path in [*sorted(staging.glob("*.whl")), staging / "requirements.txt"]:
@@ -80,7 +80,7 @@ def main() -> int:
         staged_archive.rename(archive)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-        staging.with_name(staging.name + ".tar").unlink(missing_ok=True)
+        staged_archive.unlink(missing_ok=True)
     print("built")
     return 0
 
