@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -9,7 +13,9 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 
 from module_utils.alembic_migration import MigrationRequest, migrate
-from tests.conftest import MIGRATIONS
+from tests.conftest import MIGRATIONS, ROOT
+
+BIN = Path(sys.executable).parent
 
 
 def _scripts(location: Path) -> ScriptDirectory:
@@ -94,3 +100,30 @@ def add_locale_to_the_model(project: Path) -> None:
             anchor, anchor + "    locale: Mapped[str | None] = mapped_column(String(10))\n"
         )
     )
+
+
+def run_module(
+    module: str, *module_args: str, extra: tuple[str, ...] = (), json_output: bool = True
+):
+    """One of the project's modules through Ansible itself: `ansible localhost -m MODULE`.
+
+    Returns the finished process and, with json_output, the module's result.
+    """
+    env = dict(
+        os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), PATH=f"{BIN}:{os.environ['PATH']}"
+    )
+    if json_output:
+        env.update(
+            ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json"
+        )
+    completed = subprocess.run(
+        [
+            str(BIN / "ansible"), "localhost", "-i", "localhost,", "-c", "local",
+            "-e", f"ansible_python_interpreter={sys.executable}",
+            "-m", module, "-a", " ".join(module_args), *extra,
+        ],
+        capture_output=True, text=True, env=env, cwd=ROOT, timeout=120,
+    )  # fmt: skip
+    if not json_output:
+        return completed, None
+    return completed, json.loads(completed.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]

@@ -2,51 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
-import sys
-from pathlib import Path
 
 from tests.conftest import MIGRATIONS, ROOT
-from tests.helpers import head_revision, lineage
-
-BIN = Path(sys.executable).parent
+from tests.helpers import BIN, head_revision, lineage, run_module
 
 
 def ansible(*module_args: str, extra: tuple[str, ...] = (), json_output: bool = True):
-    env = dict(
-        os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), PATH=f"{BIN}:{os.environ['PATH']}"
-    )
-    if json_output:
-        env.update(
-            ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json"
-        )
-    completed = subprocess.run(
-        [
-            str(BIN / "ansible"),
-            "localhost",
-            "-i",
-            "localhost,",
-            "-c",
-            "local",
-            "-e",
-            f"ansible_python_interpreter={sys.executable}",
-            "-m",
-            "alembic_migrate",
-            "-a",
-            " ".join(module_args),
-            *extra,
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        timeout=120,
-    )
-    if not json_output:
-        return completed, None
-    return completed, json.loads(completed.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
+    return run_module("alembic_migrate", *module_args, extra=extra, json_output=json_output)
 
 
 def url_arg(database) -> str:

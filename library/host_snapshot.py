@@ -1,0 +1,233 @@
+#!/usr/bin/python
+"""Ansible module host_snapshot: what the roles need to know about a host, in one call."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: host_snapshot
+short_description: Read a host's packages, files, services and Python in one module call
+description:
+  - Reads, and never changes, what the roles decide their work by - which Debian
+    packages are installed, the owner, mode and checksum of given files, whether
+    given systemd units are running and enabled, the host's Python, architecture and
+    name - so that a role makes one module call where the setup, dpkg-query, find,
+    stat and systemd modules would make one each. Every Ansible module call costs a
+    Python start and the import of Ansible's module code on the host.
+  - Packages are read from dpkg's own record with C(dpkg-query), which is much
+    cheaper than loading apt's package lists. A package counts as installed only when
+    dpkg says C(installed); an unpacked or half-configured one counts as missing.
+  - Services are read with one C(systemctl show) per unit, only on a host booted with
+    systemd (C(/run/systemd/system) exists).
+version_added: "1.1.0"
+author: backend-db developers
+options:
+  packages:
+    description: Debian packages whose installed state is wanted.
+    type: list
+    elements: str
+    default: []
+  paths:
+    description:
+      - Absolute paths whose state is wanted. Links are reported as links, not followed.
+    type: list
+    elements: path
+    default: []
+  services:
+    description: systemd units whose state is wanted, such as C(postgresql@15-main).
+    type: list
+    elements: str
+    default: []
+notes:
+  - Supports check mode; it reads only.
+"""
+
+EXAMPLES = r"""
+- name: The packages, managed files and service are known as they are now
+  host_snapshot:
+    packages: [postgresql-15, openssl]
+    paths: [/etc/postgresql/15/main/pg_hba.conf]
+    services: [postgresql@15-main]
+  register: state
+
+- name: The packages are installed
+  ansible.builtin.apt:
+    name: "{{ state.missing_packages }}"
+  when: state.missing_packages | length > 0
+"""
+
+RETURN = r"""
+missing_packages:
+  description: The requested packages that dpkg does not report as installed, in request order.
+  returned: always
+  type: list
+  elements: str
+  sample: [postgresql-15]
+files:
+  description:
+    - By requested path, its state. C(exists) is false for a missing path and then the
+      only key. C(type) is C(file), C(directory), C(link) or C(other); C(mode) is
+      four octal digits; C(checksum) is the SHA-1 of a regular file's content, empty
+      for anything else.
+  returned: always
+  type: dict
+  sample:
+    /etc/postgresql/15/main/pg_hba.conf:
+      exists: true
+      type: file
+      owner: postgres
+      group: postgres
+      mode: "0600"
+      checksum: 9f5f3a1e2b1c07c1b1b3b1d2e3f4a5b6c7d8e9f0
+systemd:
+  description: Whether the host was booted with systemd.
+  returned: always
+  type: bool
+services:
+  description:
+    - By requested unit, whether it is C(active) (running) and C(enabled) (started at
+      boot; systemd's state C(enabled), nothing weaker). Empty when the host was not
+      booted with systemd.
+  returned: always
+  type: dict
+  sample: {postgresql@15-main: {active: true, enabled: true}}
+python:
+  description: The Python running the module, as C(version) (major.minor) and C(executable).
+  returned: always
+  type: dict
+  sample: {version: "3.11", executable: /usr/bin/python3}
+architecture:
+  description: The machine's architecture, as C(uname -m) prints it.
+  returned: always
+  type: str
+  sample: x86_64
+fqdn:
+  description: The host's fully qualified name.
+  returned: always
+  type: str
+  sample: db1.example.com
+"""
+
+import grp  # noqa: E402
+import hashlib  # noqa: E402
+import os  # noqa: E402
+import platform  # noqa: E402
+import pwd  # noqa: E402
+import socket  # noqa: E402
+import stat  # noqa: E402
+import sys  # noqa: E402
+
+from ansible.module_utils.basic import AnsibleModule  # noqa: E402
+
+FILE_TYPES = ((stat.S_ISREG, "file"), (stat.S_ISDIR, "directory"), (stat.S_ISLNK, "link"))
+
+
+def missing_packages(module: AnsibleModule, packages: list[str]) -> list[str]:
+    if not packages:
+        return []
+    dpkg_query = module.get_bin_path("dpkg-query")
+    if dpkg_query is None:
+        module.fail_json(
+            msg="host_snapshot reads packages with dpkg-query, which this host lacks: "
+            "the packages option needs a Debian or Ubuntu host"
+        )
+    # rc 1 only means that some package is unknown to dpkg, that is, not installed.
+    rc, out, err = module.run_command(
+        [dpkg_query, "--show", "--showformat=${Package} ${db:Status-Status}\\n", "--", *packages]
+    )
+    if rc not in (0, 1):
+        module.fail_json(msg=f"dpkg-query could not read the package database: {err.strip()}")
+    installed = {
+        fields[0] for fields in map(str.split, out.splitlines()) if fields[1:] == ["installed"]
+    }
+    return [package for package in packages if package not in installed]
+
+
+def file_state(path: str) -> dict:
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return {"exists": False}
+    kind = next((name for test, name in FILE_TYPES if test(info.st_mode)), "other")
+    return {
+        "exists": True,
+        "type": kind,
+        "owner": _name(pwd.getpwuid, info.st_uid),
+        "group": _name(grp.getgrgid, info.st_gid),
+        "mode": f"{stat.S_IMODE(info.st_mode):04o}",
+        "checksum": _sha1(path) if kind == "file" else "",
+    }
+
+
+def _name(lookup, number: int) -> str:
+    try:
+        return lookup(number)[0]
+    except KeyError:
+        return str(number)
+
+
+def _sha1(path: str) -> str:
+    # SHA-1 only to notice a change, as Ansible's own checksums do; nothing to protect.
+    digest = hashlib.sha1(usedforsecurity=False)
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(65536), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def service_state(module: AnsibleModule, systemctl: str, unit: str) -> dict:
+    rc, out, err = module.run_command(
+        [systemctl, "show", "--property=ActiveState,UnitFileState", "--", unit]
+    )
+    if rc != 0:
+        module.fail_json(msg=f"systemctl could not show the unit {unit}: {err.strip()}")
+    properties = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+    return {
+        "active": properties.get("ActiveState") == "active",
+        "enabled": properties.get("UnitFileState") == "enabled",
+    }
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            "packages": {"type": "list", "elements": "str", "default": []},
+            "paths": {"type": "list", "elements": "path", "default": []},
+            "services": {"type": "list", "elements": "str", "default": []},
+        },
+        supports_check_mode=True,
+    )
+    params = module.params
+    relative = [path for path in params["paths"] if not os.path.isabs(path)]
+    if relative:
+        module.fail_json(msg=f"paths must be absolute; these are not: {', '.join(relative)}")
+
+    files = {}
+    for path in params["paths"]:
+        try:
+            files[path] = file_state(path)
+        except OSError as exc:
+            module.fail_json(msg=f"host_snapshot could not read {path}: {exc.strerror}")
+
+    systemd = os.path.isdir("/run/systemd/system")
+    services = {}
+    if systemd and params["services"]:
+        systemctl = module.get_bin_path("systemctl", required=True)
+        services = {unit: service_state(module, systemctl, unit) for unit in params["services"]}
+    module.exit_json(
+        changed=False,
+        missing_packages=missing_packages(module, params["packages"]),
+        files=files,
+        systemd=systemd,
+        services=services,
+        python={
+            "version": f"{sys.version_info.major}.{sys.version_info.minor}",
+            "executable": sys.executable,
+        },
+        architecture=platform.machine(),
+        fqdn=socket.getfqdn(),
+    )
+
+
+if __name__ == "__main__":
+    main()
