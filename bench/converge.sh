@@ -4,10 +4,11 @@
 #     bash bench/converge.sh [RERUNS]     (after make setup image; about four minutes)
 #
 # Untimed first: a Molecule container of the default scenario is created and prepared,
-# and the migrations role's controller side builds the wheelhouse and bundle.
-# Floor: a fresh container from the same image; apt-get installs the packages the
-# roles install, a virtualenv is built from the same wheelhouse, a database and owner
-# are created, and `alembic upgrade head` runs. Then `ansible-playbook site.yml` on
+# and the migrations role's controller side builds the Python packages and the bundle.
+# Floor: a fresh container from the same image; the same work by the same means, by
+# hand: apt-get installs the packages the roles install, a virtualenv is made and the
+# same packages unpacked into it, a database and owner are created, and
+# `alembic upgrade head` runs. Then `ansible-playbook site.yml` on
 # the Molecule container, as a user runs it (Molecule's own inventory and settings):
 # the first converge, then RERUNS idempotent re-runs (default 5, median reported).
 # Per-task times from profile_tasks go to bench/converge.log.
@@ -39,11 +40,11 @@ export ANSIBLE_CONFIG="$ephemeral/ansible.cfg" MOLECULE_EPHEMERAL_DIRECTORY="$ep
 playbook() { ansible-playbook -i "$ephemeral/inventory" "$@"; }
 playbook bench/prebuild.yml >>"$LOG" 2>&1
 
-wheelhouse=$(ls -t .build/wheelhouse-*.tar | head -n 1)
+packages=$(ls -t .build/packages-*.tar.gz | head -n 1)
 app=$(python roles/migrations/files/build_bundle.py --name-only .build . models migrations)
 podman run -d --name "$FLOOR" --systemd=always "$IMAGE" /sbin/init >/dev/null
 podman exec "$FLOOR" systemctl is-system-running --wait >/dev/null || true
-podman cp "$wheelhouse" "$FLOOR:/opt/wheelhouse.tar"
+podman cp "$packages" "$FLOOR:/opt/packages.tar.gz"
 podman cp ".build/$app.tar.gz" "$FLOOR:/opt/app.tar.gz"
 start=$(now)
 podman exec "$FLOOR" sh -c '
@@ -51,10 +52,10 @@ podman exec "$FLOOR" sh -c '
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends postgresql-15 postgresql-client-15 \
-      python3-psycopg2 openssl python3-venv python3-packaging >/dev/null
-  cd /opt && tar -xf wheelhouse.tar && tar -xzf app.tar.gz
-  python3 -m venv /opt/venv
-  /opt/venv/bin/pip install -q --no-index --find-links /opt/wheelhouse-* -r /opt/wheelhouse-*/requirements.txt
+      python3-psycopg2 openssl >/dev/null
+  python3 -m venv --without-pip /opt/venv
+  tar -xzf /opt/packages.tar.gz -C /opt/venv
+  cd /opt && tar -xzf app.tar.gz
   runuser -u postgres -- psql -qc "CREATE ROLE backend_owner LOGIN" -c "CREATE DATABASE backend OWNER backend_owner"
   cd /opt/app-* && runuser -u postgres -- env DATABASE_URL="postgresql:///backend?host=/var/run/postgresql" \
       /opt/venv/bin/python -c "
@@ -87,7 +88,7 @@ rm -f "$run_log"
 python - "$floor" "$first" "${again[@]}" <<'PY'
 import statistics, sys
 floor, first, *again = map(float, sys.argv[1:])
-print(f"floor (apt-get install + venv + alembic upgrade head by hand): {floor:.1f} s")
+print(f"floor (apt-get install, virtualenv, alembic upgrade head, by hand): {floor:.1f} s")
 print(f"first converge of site.yml: {first:.1f} s (ratio to floor {first / floor:.2f}, target <= 1.50)")
 print(f"idempotent re-runs of site.yml: {', '.join(f'{t:.1f}' for t in again)} s;"
       f" median {statistics.median(again):.1f} s (target < 10 s)")

@@ -7,6 +7,7 @@ import sqlalchemy as sa
 
 import models
 from tests import catalog, design
+from tests.conftest import ROOT
 from tests.container import (
     assert_reads_and_writes_over_tls,
     install_pgpass,
@@ -202,3 +203,32 @@ def test_plain_tcp_and_the_superuser_over_tcp_are_refused(tcp):
     assert plain.rc != 0 and "no encryption" in plain.stderr
     superuser = tcp("SELECT 1", user="postgres", database="postgres")
     assert superuser.rc != 0 and "pg_hba.conf rejects" in superuser.stderr
+
+
+def _requirement(text: str) -> str:
+    return text.strip().lower().replace("_", "-")
+
+
+def test_migrations_virtualenv_has_exactly_the_locked_packages_and_no_pip(host):
+    venvs = host.run("ls -d /opt/backend-db/venv-*").stdout.split()
+    assert len(venvs) == 1, venvs
+    python = f"{venvs[0]}/bin/python"
+    code = (
+        "from importlib.metadata import distributions as d\nfor x in d(): print(x.name, x.version)"
+    )
+    listing = host.run("%s -c %s", python, code)
+    assert listing.rc == 0, listing.stderr
+    installed = {_requirement("==".join(line.split())) for line in listing.stdout.splitlines()}
+    names = {requirement.split("==")[0] for requirement in installed}
+    locked = {
+        _requirement(line)
+        for line in (ROOT / "requirements.lock").read_text().splitlines()
+        if "==" in line
+    }
+    assert {"alembic", "sqlalchemy", "psycopg2-binary"} <= names
+    assert installed <= locked, installed - locked
+    assert not names & {"pip", "setuptools"}
+    # The host's own packages stay out (Debian's python3-psycopg2 is installed too).
+    where = host.run("%s -c %s", python, "import psycopg2; print(psycopg2.__file__)")
+    assert where.stdout.startswith(f"{venvs[0]}/"), where.stdout
+    assert not host.package("python3-venv").is_installed
