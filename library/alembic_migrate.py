@@ -21,6 +21,12 @@ description:
     With C(--diff), returns the SQL of the pending revisions, rendered offline.
   - Needs alembic, SQLAlchemy 2 and psycopg2 on the target's Python (the migrations role
     builds a virtualenv for this and points C(ansible_python_interpreter) at it).
+  - The common run, a database that already records the one head of the scripts, is
+    recognised without importing Alembic or SQLAlchemy - the revision ids are read from
+    the scripts' source, the recorded revision with psycopg2 - when the login options
+    (not O(url)) are used, O(revision=head) and no SQL is asked for. Anything unusual
+    (several heads, branch labels, dependencies, a failed connection) is decided the
+    usual way, with Alembic.
 version_added: "1.0.0"
 author: backend-db developers
 options:
@@ -177,14 +183,9 @@ elapsed:
   sample: 0.084
 """
 
-from ansible.module_utils.alembic_migration import (  # noqa: E402
-    IMPORT_ERROR,
-    MigrationError,
-    MigrationRequest,
-    build_url,
-    migrate,
-    scrub,
-)
+import time  # noqa: E402
+
+from ansible.module_utils.alembic_head_check import APPLICATION_NAME, recorded_head  # noqa: E402
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib  # noqa: E402
 
 CONNECTION_OPTIONS = ("login_host", "login_user", "login_password", "login_unix_socket", "login_db")
@@ -210,6 +211,40 @@ def argument_spec() -> dict:
     }
 
 
+def already_at_head(module: AnsibleModule) -> None:
+    """Exit with nothing to do when the database records the scripts' one head.
+
+    The common run, answered without Alembic (see module_utils/alembic_head_check.py).
+    Only for the login_* options and revision head with no SQL asked for; anything
+    else, and any doubt, is left to the usual path.
+    """
+    params = module.params
+    if params["url"] or params["revision"] != "head" or params["render_sql"] or module._diff:
+        return
+    started = time.monotonic()
+    head = recorded_head(
+        params["script_location"],
+        host=params["login_host"] or params["login_unix_socket"] or None,
+        port=params["login_port"],
+        user=params["login_user"] or None,
+        password=params["login_password"] or None,
+        dbname=params["login_db"],
+        connect_timeout=params["connect_timeout"],
+        application_name=APPLICATION_NAME,
+    )
+    if head is not None:
+        module.exit_json(
+            changed=False,
+            direction="none",
+            before=[head],
+            after=[head],
+            target=head,
+            pending=[],
+            applied=[],
+            elapsed=round(time.monotonic() - started, 4),
+        )
+
+
 def main() -> None:
     module = AnsibleModule(
         argument_spec=argument_spec(),
@@ -217,12 +252,24 @@ def main() -> None:
         required_one_of=[("url", "login_db")],
         mutually_exclusive=[("url", "login_db")],
     )
-    if IMPORT_ERROR is not None:
-        module.fail_json(msg=missing_required_lib("alembic, SQLAlchemy and psycopg2"))
     params = module.params
     for name in ("connect_timeout", "migration_lock_timeout", "lock_timeout", "lock_retries"):
         if params[name] < 0:
             module.fail_json(msg=f"{name} must be zero or more, not {params[name]}")
+    already_at_head(module)
+
+    # Imported only now: Alembic and SQLAlchemy take most of a run's time to import.
+    from ansible.module_utils.alembic_migration import (
+        IMPORT_ERROR,
+        MigrationError,
+        MigrationRequest,
+        build_url,
+        migrate,
+        scrub,
+    )
+
+    if IMPORT_ERROR is not None:
+        module.fail_json(msg=missing_required_lib("alembic, SQLAlchemy and psycopg2"))
 
     url = None
     try:

@@ -47,6 +47,7 @@ else:
 ADVISORY_LOCK_KEY = int.from_bytes(
     hashlib.sha256(b"backend-db alembic_migrate").digest()[:8], "big", signed=True
 )
+# The same name as module_utils/alembic_head_check.py's (a test keeps them equal).
 APPLICATION_NAME = "backend-db alembic_migrate"
 REVISION_PATTERN = re.compile(r"^[0-9A-Za-z_]+$")
 MASK = "********"

@@ -1,0 +1,122 @@
+"""The no-op fast path of alembic_migrate: the head read from source, the record with psycopg2."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from module_utils import alembic_head_check, alembic_migration
+from module_utils.alembic_head_check import recorded_head, single_head
+from tests.conftest import MIGRATIONS
+from tests.helpers import add_locale_revision, add_revision, head_revision, run, run_module
+
+
+@pytest.fixture
+def scripts(tmp_path) -> Path:
+    """A copy of the project's migration scripts that a test may change."""
+    return Path(shutil.copytree(MIGRATIONS, tmp_path / "migrations"))
+
+
+def connect_args(database) -> dict[str, object]:
+    url = database.url
+    return {
+        "host": url.host, "port": url.port, "user": url.username, "password": url.password,
+        "dbname": url.database, "connect_timeout": 5,
+    }  # fmt: skip
+
+
+def login_options(database) -> list[str]:
+    url = database.url
+    return [
+        f"login_host={url.host}", f"login_port={url.port}", f"login_user={url.username}",
+        f"login_password={url.password}", f"login_db={url.database}",
+    ]  # fmt: skip
+
+
+def test_the_head_read_from_source_is_alembics_head(scripts):
+    assert single_head(str(MIGRATIONS)) == head_revision()
+    add_locale_revision(scripts)
+    assert single_head(str(scripts)) == head_revision(scripts) == "b1c2d3e4f5a6"
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        "two heads",
+        "branch label",
+        "dependency",
+        "computed revision id",
+        "syntax error",
+        "unknown parent",
+        "no env.py",
+    ],
+)
+def test_anything_unusual_leaves_the_decision_to_alembic(scripts, change):
+    head = head_revision(scripts)
+    if change == "two heads":
+        add_revision(scripts, "aaaaaaaaaaaa", head, "one side", "pass")
+        add_revision(scripts, "bbbbbbbbbbbb", head, "other side", "pass")
+    elif change in ("branch label", "dependency", "computed revision id"):
+        path = add_locale_revision(scripts)
+        old, new = {
+            "branch label": ("branch_labels = None", "branch_labels = ('locale',)"),
+            "dependency": ("depends_on = None", f"depends_on = {head!r}"),
+            "computed revision id": ("revision = 'b1c2d3e4f5a6'", "revision = 'b1c2' + 'd3e4f5a6'"),
+        }[change]
+        path.write_text(path.read_text().replace(old, new))
+    elif change == "syntax error":
+        add_locale_revision(scripts).write_text("revision = 'b1c2d3e4f5a6'\ndef upgrade(:\n")
+    elif change == "unknown parent":
+        add_locale_revision(scripts, down_revision="ffffffffffff")
+    else:
+        (scripts / "env.py").unlink()
+    assert single_head(str(scripts)) is None
+
+
+def test_recorded_head_only_when_the_database_records_exactly_the_head(database, scripts):
+    assert recorded_head(str(MIGRATIONS), **connect_args(database)) is None  # no alembic_version
+    run(database)
+    assert recorded_head(str(MIGRATIONS), **connect_args(database)) == head_revision()
+    add_locale_revision(scripts)
+    assert recorded_head(str(scripts), **connect_args(database)) is None  # one behind
+    wrong = dict(connect_args(database), password="not-the-password")
+    assert recorded_head(str(MIGRATIONS), **wrong) is None
+
+
+def test_module_no_op_answer_matches_the_full_check(database):
+    run(database)
+    completed, fast = run_module(
+        "alembic_migrate", f"script_location={MIGRATIONS}", *login_options(database)
+    )
+    assert completed.returncode == 0, completed.stdout
+    full = run(database).as_dict()
+    for result in (fast, full):
+        result.pop("elapsed")
+    assert {key: fast[key] for key in full} == full
+
+
+def test_module_no_op_run_does_not_import_alembic(database, tmp_path, monkeypatch):
+    run(database)
+    # An alembic that cannot be imported: only a run that avoids it succeeds.
+    (tmp_path / "alembic").mkdir()
+    (tmp_path / "alembic" / "__init__.py").write_text("raise ImportError('no alembic here')\n")
+    monkeypatch.setenv("PYTHONPATH", f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
+    completed, result = run_module(
+        "alembic_migrate", f"script_location={MIGRATIONS}", *login_options(database)
+    )
+    assert completed.returncode == 0, completed.stdout
+    assert result["changed"] is False and result["before"] == [head_revision()]
+    # A run with something to do needs Alembic, and says so.
+    completed, result = run_module(
+        "alembic_migrate", "revision=base", "allow_downgrade=true",
+        f"script_location={MIGRATIONS}", *login_options(database),
+    )  # fmt: skip
+    assert completed.returncode != 0
+    assert "alembic" in result["msg"]
+
+
+def test_both_paths_name_their_connections_alike():
+    assert alembic_head_check.APPLICATION_NAME == alembic_migration.APPLICATION_NAME
