@@ -127,3 +127,13 @@ def run_module(
     if not json_output:
         return completed, None
     return completed, json.loads(completed.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
+
+
+def module_manual(module: str) -> str:
+    """What `ansible-doc` prints for one of the project's modules; fails if it cannot."""
+    completed = subprocess.run(
+        [str(BIN / "ansible-doc"), "-M", str(ROOT / "library"), module],
+        capture_output=True, text=True, cwd=ROOT, timeout=60,
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stderr
+    return completed.stdout
