@@ -404,3 +404,27 @@ def test_rotating_the_runtime_password_keeps_open_sessions_working(site, tmp_pat
         cursor.execute("SELECT 1")
     with pytest.raises(psycopg2.OperationalError, match="password authentication failed"):
         site.connect(password=old_password)
+
+
+@pytest.mark.parametrize("damage", ["built for another Python", "cut off half-way"])
+def test_a_virtualenv_not_built_for_this_host_is_built_again_then_left_alone(site, damage):
+    (venv,) = site.install_dir.glob("venv-*")
+    marker = venv / "backend-db-requirements.txt"
+    complete = marker.read_text()
+    if damage == "built for another Python":
+        marker.write_text(complete.replace("# Python 3.", "# Python 2.", 1))
+    else:
+        shutil.rmtree(next((venv / "lib").glob("python3.*/site-packages/alembic")))
+        marker.unlink()
+
+    rebuilt = site.play(playbook="playbooks/migrate.yml")
+    assert rebuilt.returncode == 0, rebuilt.stdout[-3000:]
+    assert recap(rebuilt)["changed"] > 0
+    assert marker.read_text() == complete
+    imported = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", "import alembic, sqlalchemy, psycopg2"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert imported.returncode == 0, imported.stderr
+    again = site.play(playbook="playbooks/migrate.yml")
+    assert again.returncode == 0 and recap(again)["changed"] == 0, again.stdout[-3000:]
