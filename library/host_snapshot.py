@@ -109,7 +109,6 @@ fqdn:
 """
 
 import grp  # noqa: E402
-import hashlib  # noqa: E402
 import os  # noqa: E402
 import platform  # noqa: E402
 import pwd  # noqa: E402
@@ -143,7 +142,7 @@ def missing_packages(module: AnsibleModule, packages: list[str]) -> list[str]:
     return [package for package in packages if package not in installed]
 
 
-def file_state(path: str) -> dict:
+def file_state(module: AnsibleModule, path: str) -> dict:
     try:
         info = os.lstat(path)
     except FileNotFoundError:
@@ -155,7 +154,8 @@ def file_state(path: str) -> dict:
         "owner": _name(pwd.getpwuid, info.st_uid),
         "group": _name(grp.getgrgid, info.st_gid),
         "mode": f"{stat.S_IMODE(info.st_mode):04o}",
-        "checksum": _sha1(path) if kind == "file" else "",
+        # Ansible's own file checksum, as the stat and copy modules report it.
+        "checksum": module.digest_from_file(path, "sha1") if kind == "file" else "",
     }
 
 
@@ -164,15 +164,6 @@ def _name(lookup, number: int) -> str:
         return lookup(number)[0]
     except KeyError:
         return str(number)
-
-
-def _sha1(path: str) -> str:
-    # SHA-1 only to notice a change, as Ansible's own checksums do; nothing to protect.
-    digest = hashlib.sha1(usedforsecurity=False)
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(65536), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def service_state(module: AnsibleModule, systemctl: str, unit: str) -> dict:
@@ -205,7 +196,7 @@ def main() -> None:
     files = {}
     for path in params["paths"]:
         try:
-            files[path] = file_state(path)
+            files[path] = file_state(module, path)
         except OSError as exc:
             module.fail_json(msg=f"host_snapshot could not read {path}: {exc.strerror}")
 
