@@ -101,6 +101,14 @@ architecture:
   returned: always
   type: str
   sample: x86_64
+glibc:
+  description:
+    - The version of the GNU C library the module's Python runs on, as major.minor;
+      null on a host whose C library is another. Binary Python wheels name the oldest
+      glibc they need (manylinux).
+  returned: always
+  type: str
+  sample: "2.36"
 fqdn:
   description: The host's fully qualified name.
   returned: always
@@ -119,6 +127,14 @@ import sys  # noqa: E402
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
 FILE_TYPES = ((stat.S_ISREG, "file"), (stat.S_ISDIR, "directory"), (stat.S_ISLNK, "link"))
+
+
+def glibc_version() -> str | None:
+    try:
+        name, _, version = os.confstr("CS_GNU_LIBC_VERSION").partition(" ")
+    except (AttributeError, ValueError, OSError):
+        return None
+    return ".".join(version.split(".")[:2]) if name == "glibc" else None
 
 
 def missing_packages(module: AnsibleModule, packages: list[str]) -> list[str]:
@@ -216,6 +232,7 @@ def main() -> None:
             "executable": sys.executable,
         },
         architecture=platform.machine(),
+        glibc=glibc_version(),
         fqdn=socket.getfqdn(),
     )
 

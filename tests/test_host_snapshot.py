@@ -82,6 +82,9 @@ def test_python_platform_and_systemd_are_this_machine(tmp_path):
         "executable": sys.executable,
     }
     assert result["architecture"] == platform.machine()
+    # As the C library's own tool prints it ("ldd (Debian GLIBC 2.36-9+deb12u14) 2.36").
+    ldd = subprocess.run(["ldd", "--version"], capture_output=True, text=True, check=True)
+    assert result["glibc"] == ldd.stdout.splitlines()[0].split()[-1]
     assert result["systemd"] is os.path.isdir("/run/systemd/system")
     assert result["missing_packages"] == [] and result["files"] == {}
 
