@@ -1,6 +1,6 @@
 """Build, on the controller, the Python packages a target host needs to run the migrations.
 
-    build_packages.py DEST --python-version 3.11 --platform manylinux2014_x86_64 \
+    build_packages.py DEST --python-version 3.11 --platform manylinux_2_36_x86_64 \
         --constraints requirements.lock alembic SQLAlchemy psycopg2-binary
 
 pip installs binary wheels for the target's Python and platform (the target needs no
@@ -16,6 +16,7 @@ DEST is reused: prints "unchanged" then, "built" otherwise.
 from __future__ import annotations
 
 import argparse
+import re
 import shutil
 import subprocess
 import sys
@@ -24,6 +25,26 @@ import tempfile
 from pathlib import Path
 
 MARKER = "backend-db-requirements.txt"
+# The names manylinux had before PEP 600 gave each glibc version its own tag.
+LEGACY_MANYLINUX = {17: "manylinux2014", 12: "manylinux2010", 5: "manylinux1"}
+
+
+def compatible_platforms(platform: str) -> list[str]:
+    """A host with glibc 2.N runs wheels built for glibc 2.N and every older one.
+
+    pip takes each --platform literally, so `manylinux_2_36_x86_64` alone would miss a
+    wheel tagged only `manylinux_2_28_x86_64` or `manylinux2014_x86_64`: name them all.
+    """
+    match = re.fullmatch(r"manylinux_2_(\d+)_(\w+)", platform)
+    if match is None:
+        return [platform]
+    newest, arch = int(match.group(1)), match.group(2)
+    tags = []
+    for minor in range(newest, 4, -1):
+        tags.append(f"manylinux_2_{minor}_{arch}")
+        if minor in LEGACY_MANYLINUX:
+            tags.append(f"{LEGACY_MANYLINUX[minor]}_{arch}")
+    return tags
 
 
 def main() -> int:
@@ -43,13 +64,15 @@ def main() -> int:
     staging = Path(tempfile.mkdtemp(prefix=".packages-", dir=args.dest.parent))
     staged_archive = staging.with_name(staging.name + ".tar.gz")
     site = staging / "site-packages"
+    platforms = compatible_platforms(args.platform)
     same_python = args.python_version == f"{sys.version_info.major}.{sys.version_info.minor}"
     try:
         subprocess.run(
             [
                 sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
                 "--no-warn-script-location", "--only-binary=:all:", "--implementation", "cp",
-                "--python-version", args.python_version, "--platform", args.platform,
+                "--python-version", args.python_version,
+                *[option for tag in platforms for option in ("--platform", tag)],
                 "--compile" if same_python else "--no-compile",
                 "--constraint", str(args.constraints), "--target", str(site), *args.packages,
             ],
