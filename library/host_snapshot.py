@@ -63,6 +63,14 @@ missing_packages:
   type: list
   elements: str
   sample: [postgresql-15]
+package_lists:
+  description:
+    - How many package lists apt has downloaded (files under C(/var/lib/apt/lists)
+      whose name has C(_Packages)). An image whose lists were deleted has none,
+      however recent the directory looks, and must refresh them before installing.
+  returned: always
+  type: int
+  sample: 4
 files:
   description:
     - By requested path, its state. C(exists) is false for a missing path and then the
@@ -126,6 +134,7 @@ import sys  # noqa: E402
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
+APT_LISTS = "/var/lib/apt/lists"
 FILE_TYPES = ((stat.S_ISREG, "file"), (stat.S_ISDIR, "directory"), (stat.S_ISLNK, "link"))
 
 
@@ -156,6 +165,13 @@ def missing_packages(module: AnsibleModule, packages: list[str]) -> list[str]:
         fields[0] for fields in map(str.split, out.splitlines()) if fields[1:] == ["installed"]
     }
     return [package for package in packages if package not in installed]
+
+
+def package_lists(directory: str = APT_LISTS) -> int:
+    try:
+        return sum("_Packages" in name for name in os.listdir(directory))
+    except OSError:
+        return 0
 
 
 def file_state(module: AnsibleModule, path: str) -> dict:
@@ -224,6 +240,7 @@ def main() -> None:
     module.exit_json(
         changed=False,
         missing_packages=missing_packages(module, params["packages"]),
+        package_lists=package_lists(),
         files=files,
         systemd=systemd,
         services=services,

@@ -43,6 +43,18 @@ def test_packages_agree_with_dpkg_query_itself():
     assert result["missing_packages"] == [name for name in packages if name not in installed]
 
 
+@pytest.mark.skipif(not shutil.which("apt-get"), reason="reads apt's lists (Debian CI has them)")
+def test_package_lists_are_the_ones_apt_itself_names():
+    # apt names the Packages lists of its sources, downloaded or not.
+    listing = subprocess.run(
+        ["apt-get", "indextargets", "--format", "$(FILENAME)", "Created-By: Packages"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert snapshot()["package_lists"] == sum(os.path.exists(path) for path in listing)
+
+
 def test_files_report_type_owner_mode_and_checksum_without_following_links(tmp_path):
     config = tmp_path / "settings.conf"
     config.write_bytes(b"listen_addresses = 'localhost'\n")

@@ -95,3 +95,11 @@ def test_the_migration_was_applied_by_exactly_one_host():
         "runuser -u postgres -- psql -XAtq -d backend -c 'SELECT version_num FROM alembic_version'"
     )
     assert versions.stdout.split() == [head_revision()]
+
+
+def test_the_server_started_without_package_lists_and_the_converge_fetched_them():
+    # prepare.yml deleted them; installing PostgreSQL needed them back.
+    db = testinfra.get_host(f"podman://{DB}")
+    lists = db.run("ls /var/lib/apt/lists")
+    assert any("_Packages" in name for name in lists.stdout.split()), lists.stdout
+    assert db.package("postgresql-15").is_installed
