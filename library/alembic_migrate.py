@@ -185,10 +185,21 @@ elapsed:
 
 import time  # noqa: E402
 
-from ansible.module_utils.alembic_head_check import APPLICATION_NAME, recorded_head  # noqa: E402
+from ansible.module_utils.alembic_head_check import (  # noqa: E402
+    APPLICATION_NAME,
+    login_connect_args,
+    recorded_head,
+)
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib  # noqa: E402
 
-CONNECTION_OPTIONS = ("login_host", "login_user", "login_password", "login_unix_socket", "login_db")
+LOGIN_OPTIONS = (
+    "login_host",
+    "login_port",
+    "login_user",
+    "login_password",
+    "login_unix_socket",
+    "login_db",
+)
 
 
 def argument_spec() -> dict:
@@ -224,11 +235,7 @@ def already_at_head(module: AnsibleModule) -> None:
     started = time.monotonic()
     head = recorded_head(
         params["script_location"],
-        host=params["login_host"] or params["login_unix_socket"] or None,
-        port=params["login_port"],
-        user=params["login_user"] or None,
-        password=params["login_password"] or None,
-        dbname=params["login_db"],
+        **login_connect_args(**{name: params[name] for name in LOGIN_OPTIONS}),
         connect_timeout=params["connect_timeout"],
         application_name=APPLICATION_NAME,
     )
@@ -273,11 +280,7 @@ def main() -> None:
 
     url = None
     try:
-        url = build_url(
-            url=params["url"],
-            login_port=params["login_port"],
-            **{name: params[name] for name in CONNECTION_OPTIONS},
-        )
+        url = build_url(url=params["url"], **{name: params[name] for name in LOGIN_OPTIONS})
         result = migrate(
             MigrationRequest(
                 script_location=params["script_location"],

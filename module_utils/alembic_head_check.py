@@ -29,6 +29,29 @@ REVISION_NAMES = ("revision", "down_revision", "branch_labels", "depends_on")
 SCRIPT_FILE = re.compile(r"^(?!\.#|__init__)[^/]*\.py$")
 
 
+def login_connect_args(
+    login_host: str = "",
+    login_port: int = 5432,
+    login_user: str = "",
+    login_password: str = "",
+    login_unix_socket: str = "",
+    login_db: str = "",
+) -> dict[str, object]:
+    """alembic_migrate's login_* options as psycopg2.connect arguments, unset ones left out.
+
+    The same connection alembic_migration.build_url describes to SQLAlchemy (a test
+    keeps the two equal): the socket directory only when no host is given.
+    """
+    args = {
+        "host": login_host or login_unix_socket,
+        "port": login_port,
+        "user": login_user,
+        "password": login_password,
+        "dbname": login_db,
+    }
+    return {name: value for name, value in args.items() if value not in (None, "")}
+
+
 def single_head(script_location: str) -> str | None:
     """The one head revision of the scripts, from their source; None when unsure."""
     versions = os.path.join(script_location, "versions")

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import ast
 import os
 import shutil
 from pathlib import Path
 
 import pytest
+import yaml
+from sqlalchemy.dialects.postgresql.psycopg2 import PGDialect_psycopg2
 
 from module_utils import alembic_head_check, alembic_migration
-from module_utils.alembic_head_check import recorded_head, single_head
-from tests.conftest import MIGRATIONS
+from module_utils.alembic_head_check import login_connect_args, recorded_head, single_head
+from tests.conftest import MIGRATIONS, ROOT
 from tests.helpers import add_locale_revision, add_revision, head_revision, run, run_module
 
 
@@ -34,6 +37,35 @@ def login_options(database) -> list[str]:
         f"login_host={url.host}", f"login_port={url.port}", f"login_user={url.username}",
         f"login_password={url.password}", f"login_db={url.database}",
     ]  # fmt: skip
+
+
+def documented_login_options() -> set[str]:
+    source = (ROOT / "library" / "alembic_migrate.py").read_text()
+    documentation = next(
+        node.value.value
+        for node in ast.parse(source).body
+        if isinstance(node, ast.Assign) and node.targets[0].id == "DOCUMENTATION"
+    )
+    return {name for name in yaml.safe_load(documentation)["options"] if name.startswith("login_")}
+
+
+@pytest.mark.parametrize(
+    "login",
+    [
+        {"login_host": "db.example", "login_port": 6543, "login_user": "owner",
+         "login_password": "secret", "login_unix_socket": "/run/pg", "login_db": "backend"},
+        {"login_host": "", "login_port": 5432, "login_user": "postgres",
+         "login_password": "", "login_unix_socket": "/var/run/postgresql", "login_db": "backend"},
+    ],
+    ids=["tcp", "socket"],
+)  # fmt: skip
+def test_the_head_check_connects_where_the_full_check_does(login):
+    # Every login_* option of the module is mapped by both; one added to the module
+    # and to only one mapping fails here.
+    assert set(login) == documented_login_options()
+    url = alembic_migration.build_url(**login)
+    _, sqlalchemy_connect_args = PGDialect_psycopg2().create_connect_args(url)
+    assert login_connect_args(**login) == sqlalchemy_connect_args
 
 
 def test_the_head_read_from_source_is_alembics_head(scripts):
