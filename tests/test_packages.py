@@ -35,10 +35,10 @@ PLAYBOOK = """
       ansible.builtin.set_fact:
         migrations_host: "{{ fleet_host }}"
 
-    - name: The packages and the bundle are built on the controller
+    - name: The packages are built on the controller
       ansible.builtin.include_role:
         name: migrations
-        tasks_from: build.yml
+        tasks_from: packages.yml
 """
 
 

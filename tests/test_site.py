@@ -379,6 +379,44 @@ def test_example_inventory_parses_and_the_play_is_well_formed():
     assert "db1.example.internal" in listed.stdout and "db2.example.internal" in listed.stdout
 
 
+def test_a_check_of_a_host_without_its_cluster_says_why_it_ends_and_makes_nothing(tmp_path):
+    fresh = Site(tmp_path)
+    try:
+        result = fresh.play("--check", "--diff")
+        assert result.returncode == 0, result.stdout[-4000:]
+        counts = recap(result)
+        assert counts["failed"] == 0 and counts["changed"] > 0, counts
+        assert f"cluster 15/{fresh.cluster} does not exist yet" in " ".join(result.stdout.split())
+        # Nothing of the later plays ran for the host.
+        assert "The owner role exists" not in result.stdout
+        assert "The schema is at the requested revision" not in result.stdout
+        assert not Path(f"/etc/postgresql/{VERSION}/{fresh.cluster}").exists()
+        assert not fresh.install_dir.exists()
+    finally:
+        fresh.destroy()
+
+
+def test_a_check_against_a_database_not_created_yet_says_why_it_ends(site):
+    result = site.play("--check", "--diff", "-e", "app_database_name=backend_not_yet")
+    assert result.returncode == 0, result.stdout[-4000:]
+    assert recap(result)["failed"] == 0
+    assert "database backend_not_yet does not exist yet" in " ".join(result.stdout.split())
+    assert "The schema is at the requested revision" not in result.stdout
+    with site.connect() as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_database WHERE datname = 'backend_not_yet'")
+        assert cursor.fetchone()[0] == 0
+
+
+def test_a_check_without_the_virtualenv_on_the_host_says_why_it_skips_the_migration(site):
+    elsewhere = site.workdir / "not-installed-yet"
+    result = site.play("--check", "--diff", "-e", f"migrations_install_dir={elsewhere}")
+    assert result.returncode == 0, result.stdout[-4000:]
+    counts = recap(result)
+    assert counts["failed"] == 0 and counts["changed"] > 0, counts
+    assert "Check mode: the virtualenv is not on the host yet" in " ".join(result.stdout.split())
+    assert not elsewhere.exists()
+
+
 def test_rotating_the_runtime_password_keeps_open_sessions_working(site, tmp_path):
     """docs/operations.md: rotate the runtime role's password without downtime.
 
