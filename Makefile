@@ -44,11 +44,12 @@ image: setup
 molecule: setup image
 	for scenario in $(MOLECULE_SCENARIOS); do molecule test --scenario-name "$$scenario"; done
 
-## bench: the measurements written down in docs/performance.md (about ten minutes)
+## bench: the measurements written down in docs/performance.md (about a quarter of an hour)
 bench: setup image
 	python bench/noop_check.py --runs 21
 	python bench/hot_queries.py
 	bash bench/converge.sh
+	bash bench/apt_install.sh
 
 ## revision: autogenerate a new migration, e.g. make revision MESSAGE="add users.locale"
 revision: setup
