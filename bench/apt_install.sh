@@ -32,6 +32,7 @@ fresh() {
 }
 
 now() { date +%s.%N; }
+elapsed() { python -c "import sys; print(float(sys.argv[1]) - float(sys.argv[2]))" "$(now)" "$1"; }
 
 fresh
 ANSIBLE_KEEP_REMOTE_FILES=1 ANSIBLE_PIPELINING=0 ANSIBLE_REMOTE_TMP=/root/.ansible/tmp \
@@ -47,12 +48,12 @@ for _ in $(seq "$PAIRS"); do
     start=$(now)
     podman exec "$NAME" sh -c "DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
         --no-install-recommends $PACKAGES >/dev/null 2>&1"
-    results+=("apt-get $(python -c "import sys; print(float(sys.argv[1]) - float(sys.argv[2]))" "$(now)" "$start")")
+    results+=("apt-get $(elapsed "$start")")
     fresh
     podman cp "$work/AnsiballZ_apt.py" "$NAME:/root/AnsiballZ_apt.py"
     start=$(now)
     podman exec "$NAME" sh -c "python3 /root/AnsiballZ_apt.py >/root/apt.json 2>&1"
-    results+=("module $(python -c "import sys; print(float(sys.argv[1]) - float(sys.argv[2]))" "$(now)" "$start")")
+    results+=("module $(elapsed "$start")")
     # The module must have installed, as the role's first converge does.
     podman exec "$NAME" grep -q '"changed": true' /root/apt.json
 done
