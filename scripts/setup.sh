@@ -1,15 +1,26 @@
 #!/usr/bin/env bash
-# Installs everything backend-db needs on a Debian 12 machine: the Debian packages
-# (PostgreSQL 15 server binaries for the tests, python3-venv, podman with runc and
-# CNI plugins and debootstrap for the Molecule containers) and the virtualenv .venv
-# with exactly the versions in requirements.lock. Safe to run again: it only installs
-# what is missing. `make setup` runs it when requirements.lock or this file changes.
+# Installs everything backend-db needs on a Debian 12 or 13 machine: the Debian
+# packages (the PostgreSQL server the release ships, 15 or 17, for the tests;
+# python3-venv; podman with runc, its network stack and debootstrap for the Molecule
+# containers) and the virtualenv .venv with exactly the versions in requirements.lock.
+# Safe to run again: it only installs what is missing. `make setup` runs it when
+# requirements.lock or this file changes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+release="$(. /etc/os-release && echo "${ID:-}:${VERSION_ID:-}")"
+# podman 4 (Debian 12) networks its containers with CNI; podman 5 (Debian 13) with
+# netavark and aardvark-dns, and no longer knows CNI.
+case "$release" in
+    debian:12) PODMAN_NETWORK=(containernetworking-plugins golang-github-containernetworking-plugin-dnsname) ;;
+    debian:13) PODMAN_NETWORK=(netavark aardvark-dns) ;;
+    *) echo "setup: this is ${release/:/ }, not Debian 12 or 13; the setup is made for those" >&2
+       exit 1 ;;
+esac
+# postgresql and postgresql-client depend on the major the release ships.
 DEBIAN_PACKAGES=(
-    postgresql-15 postgresql-client-15 python3-venv
-    podman runc containernetworking-plugins golang-github-containernetworking-plugin-dnsname
+    postgresql postgresql-client python3-venv
+    podman runc "${PODMAN_NETWORK[@]}"
     debootstrap
 )
 

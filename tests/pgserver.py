@@ -1,7 +1,8 @@
 """A throwaway PostgreSQL server for tests and for autogenerating revisions.
 
-Runs Debian's postgresql-15 binaries in a temporary directory on a free loopback
-port. As root the server runs as the `postgres` user, because PostgreSQL refuses
+Runs the PostgreSQL server binaries that this machine's Debian release ships (15 on
+Debian 12, 17 on Debian 13; the newest installed major, or PG_BINDIR) in a temporary
+directory on a free loopback port. As root the server runs as the `postgres` user, because PostgreSQL refuses
 to run as root. Nothing outside the temporary directory is touched.
 
     python -m tests.pgserver      # start one, print its URL, stop on Ctrl-C
@@ -19,8 +20,30 @@ from pathlib import Path
 
 from sqlalchemy.engine import URL
 
-DEFAULT_BINDIR = "/usr/lib/postgresql/15/bin"
+DEBIAN_BINDIRS = "/usr/lib/postgresql/*/bin"
 SUPERUSER = "postgres"
+
+
+def server_bindir() -> Path:
+    """PG_BINDIR, or the newest major's binaries that Debian's packages installed."""
+    if os.environ.get("PG_BINDIR"):
+        return Path(os.environ["PG_BINDIR"])
+    installed = [path.parent for path in Path("/").glob(DEBIAN_BINDIRS.lstrip("/") + "/initdb")]
+    if not installed:
+        raise RuntimeError(
+            "no PostgreSQL server binaries under /usr/lib/postgresql; run `make setup` "
+            "(it installs the server this machine's Debian release ships) or set PG_BINDIR"
+        )
+    return max(installed, key=lambda path: int(path.parent.name))
+
+
+def server_major() -> int:
+    """The major version of the server binaries the tests run, as initdb reports it."""
+    # "initdb (PostgreSQL) 17.6 (Debian 17.6-0+deb13u1)"
+    reported = subprocess.run(
+        [str(server_bindir() / "initdb"), "--version"], capture_output=True, text=True, check=True
+    ).stdout.split()
+    return int(reported[2].split(".")[0])
 
 
 def _free_port() -> int:
@@ -33,11 +56,11 @@ class TemporaryPostgres:
     """A private PostgreSQL cluster: password (scram) over TCP, trust on its own socket."""
 
     def __init__(self, bindir: str | None = None) -> None:
-        self.bindir = Path(bindir or os.environ.get("PG_BINDIR", DEFAULT_BINDIR))
+        self.bindir = Path(bindir) if bindir else server_bindir()
         if not (self.bindir / "initdb").exists():
             raise RuntimeError(
                 f"PostgreSQL server binaries not found in {self.bindir}; "
-                "run `make setup` (it installs postgresql-15) or set PG_BINDIR"
+                "run `make setup` or set PG_BINDIR to a directory holding initdb"
             )
         self.superuser_password = secrets.token_urlsafe(24)
         self.port = _free_port()
