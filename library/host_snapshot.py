@@ -19,6 +19,13 @@ description:
     dpkg says C(installed); an unpacked or half-configured one counts as missing.
   - Services are read with one C(systemctl show) per unit, only on a host booted with
     systemd (C(/run/systemd/system) exists).
+  - What a role installs can depend on the host's release (Debian 12 ships PostgreSQL
+    15, Debian 13 PostgreSQL 17), which the role cannot know before it has asked. So
+    every entry of I(packages), I(paths), I(services) and I(globs) may hold the
+    placeholder C({version}), which the module fills in with I(version), or when that is
+    empty with the value I(version_by_release) gives for the host's release, and it
+    reports the value it chose. Where it can choose none, entries with the placeholder
+    are left out.
 version_added: "1.1.0"
 author: backend-db developers
 options:
@@ -38,6 +45,24 @@ options:
     type: list
     elements: str
     default: []
+  globs:
+    description:
+      - Shell patterns of absolute paths (C(*), C(?), C([...])) whose matches are wanted,
+        such as C(/etc/postgresql/*/main/postgresql.conf) to find a cluster of any version.
+    type: list
+    elements: str
+    default: []
+  version:
+    description:
+      - The value of the placeholder C({version}). Empty to take it from I(version_by_release).
+    type: str
+    default: ""
+  version_by_release:
+    description:
+      - The value of the placeholder C({version}) by the host's release (C(VERSION_ID) of
+        C(/etc/os-release), such as C(12)), used when I(version) is empty.
+    type: dict
+    default: {}
 notes:
   - Supports check mode; it reads only.
 """
@@ -49,6 +74,14 @@ EXAMPLES = r"""
     paths: [/etc/postgresql/15/main/pg_hba.conf]
     services: [postgresql@15-main]
   register: state
+
+- name: The PostgreSQL that the host's release ships is known, installed or not
+  host_snapshot:
+    version_by_release: {"12": "15", "13": "17"}
+    packages: ["postgresql-{version}"]
+    services: ["postgresql@{version}-main"]
+    globs: ["/etc/postgresql/*/main/postgresql.conf"]
+  register: server
 
 - name: The packages are installed
   ansible.builtin.apt:
@@ -117,6 +150,26 @@ glibc:
   returned: always
   type: str
   sample: "2.36"
+release:
+  description:
+    - The host's operating system release from C(/etc/os-release) - C(id), C(version)
+      (C(VERSION_ID), empty on a release that has none, such as Debian testing) and
+      C(codename).
+  returned: always
+  type: dict
+  sample: {id: debian, version: "12", codename: bookworm}
+version:
+  description:
+    - The value chosen for the placeholder C({version}); null when I(version) is empty and
+      I(version_by_release) names no value for the host's release.
+  returned: always
+  type: str
+  sample: "15"
+globs:
+  description: By requested pattern (placeholder filled in), the paths that match it, sorted.
+  returned: always
+  type: dict
+  sample: {/etc/postgresql/*/main/postgresql.conf: [/etc/postgresql/15/main/postgresql.conf]}
 fqdn:
   description: The host's fully qualified name.
   returned: always
@@ -124,6 +177,7 @@ fqdn:
   sample: db1.example.com
 """
 
+import glob  # noqa: E402
 import grp  # noqa: E402
 import os  # noqa: E402
 import platform  # noqa: E402
@@ -135,6 +189,8 @@ import sys  # noqa: E402
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
 APT_LISTS = "/var/lib/apt/lists"
+OS_RELEASE = ("/etc/os-release", "/usr/lib/os-release")
+PLACEHOLDER = "{version}"
 FILE_TYPES = ((stat.S_ISREG, "file"), (stat.S_ISDIR, "directory"), (stat.S_ISLNK, "link"))
 
 
@@ -144,6 +200,34 @@ def glibc_version() -> str | None:
     except (AttributeError, ValueError, OSError):
         return None
     return ".".join(version.split(".")[:2]) if name == "glibc" else None
+
+
+def os_release(candidates: tuple[str, ...] = OS_RELEASE) -> dict:
+    """ID, VERSION_ID and VERSION_CODENAME from the first os-release file there is."""
+    fields: dict[str, str] = {}
+    for path in candidates:
+        try:
+            with open(path, encoding="utf-8") as handle:
+                lines = handle.read().splitlines()
+        except OSError:
+            continue
+        for line in lines:
+            key, sep, value = line.partition("=")
+            if sep:
+                fields[key.strip()] = value.strip().strip("\"'")
+        break
+    return {
+        "id": fields.get("ID", ""),
+        "version": fields.get("VERSION_ID", ""),
+        "codename": fields.get("VERSION_CODENAME", ""),
+    }
+
+
+def fill_in(entries: list[str], version: str | None) -> list[str]:
+    """The entries with the placeholder filled in; those needing it left out without one."""
+    if version is None:
+        return [entry for entry in entries if PLACEHOLDER not in entry]
+    return [entry.replace(PLACEHOLDER, version) for entry in entries]
 
 
 def missing_packages(module: AnsibleModule, packages: list[str]) -> list[str]:
@@ -217,16 +301,25 @@ def main() -> None:
             "packages": {"type": "list", "elements": "str", "default": []},
             "paths": {"type": "list", "elements": "path", "default": []},
             "services": {"type": "list", "elements": "str", "default": []},
+            "globs": {"type": "list", "elements": "str", "default": []},
+            "version": {"type": "str", "default": ""},
+            "version_by_release": {"type": "dict", "default": {}},
         },
         supports_check_mode=True,
     )
     params = module.params
-    relative = [path for path in params["paths"] if not os.path.isabs(path)]
+    release = os_release()
+    by_release = {str(key): str(value) for key, value in params["version_by_release"].items()}
+    version = params["version"] or by_release.get(release["version"])
+    paths, units, packages, patterns = (
+        fill_in(params[name], version) for name in ("paths", "services", "packages", "globs")
+    )
+    relative = [path for path in paths + patterns if not os.path.isabs(path)]
     if relative:
         module.fail_json(msg=f"paths must be absolute; these are not: {', '.join(relative)}")
 
     files = {}
-    for path in params["paths"]:
+    for path in paths:
         try:
             files[path] = file_state(module, path)
         except OSError as exc:
@@ -234,12 +327,15 @@ def main() -> None:
 
     systemd = os.path.isdir("/run/systemd/system")
     services = {}
-    if systemd and params["services"]:
+    if systemd and units:
         systemctl = module.get_bin_path("systemctl", required=True)
-        services = {unit: service_state(module, systemctl, unit) for unit in params["services"]}
+        services = {unit: service_state(module, systemctl, unit) for unit in units}
     module.exit_json(
         changed=False,
-        missing_packages=missing_packages(module, params["packages"]),
+        release=release,
+        version=version,
+        globs={pattern: sorted(glob.glob(pattern)) for pattern in patterns},
+        missing_packages=missing_packages(module, packages),
         package_lists=package_lists(),
         files=files,
         systemd=systemd,

@@ -10,10 +10,21 @@ import pwd
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from tests.helpers import module_manual, run_module
+from tests.pgserver import server_major
+
+
+def os_release() -> dict[str, str]:
+    text = Path("/etc/os-release").read_text()
+    return {
+        key: value.strip('"')
+        for key, _, value in (line.partition("=") for line in text.splitlines())
+        if value
+    }
 
 
 def snapshot(*module_args: str, extra: tuple[str, ...] = ()):
@@ -31,7 +42,8 @@ def test_packages_dpkg_has_not_installed_are_missing_in_request_order():
 
 @pytest.mark.skipif(not shutil.which("dpkg-query"), reason="reads dpkg (Debian CI has it)")
 def test_packages_agree_with_dpkg_query_itself():
-    packages = ["dpkg", "python3", "postgresql-client-15", "postgresql-15", "podman"]
+    major = server_major()
+    packages = ["dpkg", "python3", f"postgresql-client-{major}", f"postgresql-{major}", "podman"]
     listing = subprocess.run(
         ["dpkg-query", "--show", "--showformat=${Package} ${db:Status-Status}\\n", *packages],
         capture_output=True,
@@ -109,6 +121,53 @@ def test_services_are_read_only_where_systemd_runs():
         }
     else:
         assert result["services"] == {}
+
+
+def test_the_release_is_the_one_os_release_names():
+    release = os_release()
+    assert snapshot()["release"] == {
+        "id": release["ID"],
+        "version": release.get("VERSION_ID", ""),
+        "codename": release.get("VERSION_CODENAME", ""),
+    }
+
+
+def test_the_version_placeholder_is_filled_in_from_the_release_or_the_version(tmp_path):
+    release = os_release()["VERSION_ID"]
+    (tmp_path / "v42").mkdir()
+    (tmp_path / "v42" / "postgresql.conf").write_text("")
+    (tmp_path / "v7").mkdir()
+    (tmp_path / "v7" / "postgresql.conf").write_text("")
+    asked = (
+        f"packages=backend-db-{{version}}-absent,dpkg paths={tmp_path}/v{{version}} "
+        f"globs={tmp_path}/v*/postgresql.conf,{tmp_path}/v{{version}}/*.conf"
+    )
+    by_release = snapshot(asked, f"version_by_release={release}=42,0=7")
+    assert by_release["version"] == "42"
+    assert by_release["missing_packages"] == ["backend-db-42-absent"]
+    assert list(by_release["files"]) == [f"{tmp_path}/v42"]
+    assert by_release["globs"] == {
+        f"{tmp_path}/v*/postgresql.conf": [
+            f"{tmp_path}/v42/postgresql.conf",
+            f"{tmp_path}/v7/postgresql.conf",
+        ],
+        f"{tmp_path}/v42/*.conf": [f"{tmp_path}/v42/postgresql.conf"],
+    }
+
+    explicit = snapshot(asked, "version=7", f"version_by_release={release}=42")
+    assert explicit["version"] == "7"
+    assert explicit["missing_packages"] == ["backend-db-7-absent"]
+    assert list(explicit["files"]) == [f"{tmp_path}/v7"]
+
+
+def test_without_a_version_for_the_release_entries_needing_one_are_left_out(tmp_path):
+    result = snapshot(
+        f"packages=backend-db-{{version}}-absent,backend-db-absent paths={tmp_path}/v{{version}}",
+        "version_by_release=0=7",
+    )
+    assert result["version"] is None
+    assert result["missing_packages"] == ["backend-db-absent"]
+    assert result["files"] == {}
 
 
 def test_a_relative_path_fails_with_one_clear_line():
