@@ -26,7 +26,7 @@ from module_utils.alembic_migration import MigrationRequest, migrate
 from tests import design
 from tests.conftest import ROOT
 from tests.helpers import head_revision, lineage
-from tests.pgserver import _free_port
+from tests.pgserver import _free_port, server_major
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or not shutil.which("pg_createcluster"),
@@ -34,7 +34,8 @@ pytestmark = pytest.mark.skipif(
 )
 
 BIN = Path(sys.executable).parent
-VERSION = 15
+# The major this machine's Debian release ships, which the role picks by default.
+VERSION = server_major()
 
 
 class Site:
@@ -366,6 +367,57 @@ def test_invalid_role_variables_fail_before_any_task_changes_anything(
     assert "Traceback" not in result.stdout + result.stderr
 
 
+def installed(package: str) -> bool:
+    status = subprocess.run(
+        ["dpkg-query", "--show", "--showformat=${db:Status-Status}", package],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    return status.stdout == "installed"
+
+
+def test_a_major_the_archives_do_not_offer_fails_before_any_change_naming_those_they_do(
+    site, tmp_path
+):
+    # Neither Debian 12 nor Debian 13 ships PostgreSQL 16.
+    fresh = Site(tmp_path)
+    extra = tmp_path / "extra.json"
+    extra.write_text(json.dumps({"postgresql_version": 16}))
+    result = fresh.play("-e", f"@{extra}", playbook="playbooks/server.yml")
+    output = " ".join(result.stdout.split())
+    assert result.returncode != 0
+    assert recap(result)["changed"] == 0, result.stdout[-3000:]
+    assert re.search(
+        rf"Debian \d+ \(\w+\) offers PostgreSQL [0-9, ]*{VERSION}[0-9, ]* from the package "
+        r"archives it is configured with, not 16: leave postgresql_version unset", output
+    ), result.stdout[-3000:]
+    assert "Traceback" not in result.stdout + result.stderr
+    assert not installed("postgresql-16")
+    assert not Path(f"/etc/postgresql/16/{fresh.cluster}").exists()
+
+
+def test_a_cluster_at_another_major_fails_before_any_change_and_points_to_the_upgrade(
+    site, tmp_path
+):
+    other = 17 if VERSION != 17 else 15
+    extra = tmp_path / "extra.json"
+    extra.write_text(json.dumps({"postgresql_version": other}))
+    before = table_checksums(site)
+    had_other = installed(f"postgresql-{other}")
+    result = site.play("-e", f"@{extra}")
+    output = " ".join(result.stdout.split())
+    assert result.returncode != 0
+    assert recap(result)["changed"] == 0, result.stdout[-3000:]
+    assert (
+        f"The cluster {site.cluster} on localhost exists at PostgreSQL {VERSION}, and the "
+        f"inventory asks for {other}: changing the major is a deliberate upgrade, so run "
+        "playbooks/upgrade-major.yml (runbook in docs/operations.md), or set "
+        f"postgresql_version: {VERSION} to keep the cluster as it is." in output
+    ), result.stdout[-3000:]
+    assert not Path(f"/etc/postgresql/{other}/{site.cluster}").exists()
+    assert installed(f"postgresql-{other}") == had_other
+    assert table_checksums(site) == before
+
+
 def test_example_inventory_parses_and_the_play_is_well_formed():
     def tool(name: str, *args: str) -> subprocess.CompletedProcess:
         return subprocess.run(
@@ -386,7 +438,7 @@ def test_a_check_of_a_host_without_its_cluster_says_why_it_ends_and_makes_nothin
         assert result.returncode == 0, result.stdout[-4000:]
         counts = recap(result)
         assert counts["failed"] == 0 and counts["changed"] > 0, counts
-        assert f"cluster 15/{fresh.cluster} does not exist yet" in " ".join(result.stdout.split())
+        assert f"cluster {VERSION}/{fresh.cluster} does not exist yet" in " ".join(result.stdout.split())
         # Nothing of the later plays ran for the host.
         assert "The owner role exists" not in result.stdout
         assert "The schema is at the requested revision" not in result.stdout
