@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 import sqlalchemy as sa
 
@@ -18,10 +24,16 @@ from tests.container import (
 from tests.helpers import head_revision
 from tests.pgserver import TemporaryPostgres
 
-NAME = "backend-db-default"
-testinfra_hosts = [f"podman://{NAME}"]
-CONFIG = "/etc/postgresql/15/main"
+# Debian 12 and Debian 13, each with the PostgreSQL major its release ships.
+MAJOR_BY_RELEASE = {"12": 15, "13": 17}
+testinfra_hosts = [f"podman://backend-db-default-{release}" for release in MAJOR_BY_RELEASE]
 PORT = 5432
+
+
+@pytest.fixture(scope="module")
+def major(host) -> int:
+    release = host.run(". /etc/os-release && echo $VERSION_ID").stdout.strip()
+    return MAJOR_BY_RELEASE[release]
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +45,7 @@ def query(host):
 def tcp(host):
     """Run psql over TCP from inside the container, as a given role."""
     install_pgpass(
-        NAME,
+        host.backend.name,
         [
             ("backend", "backend_app", secret("backend_app")),
             ("backend", "backend_owner", secret("backend_owner")),
@@ -49,8 +61,25 @@ def tcp(host):
     return run
 
 
-def test_service_is_enabled_and_running_under_systemd(host):
-    service = host.service("postgresql@15-main")
+def test_the_release_s_own_major_is_installed_and_no_other(host, major):
+    assert host.package(f"postgresql-{major}").is_installed
+    assert host.run("ls /etc/postgresql").stdout.split() == [str(major)]
+
+
+def test_every_setting_of_the_drop_in_is_accepted_by_this_major(query, major):
+    assert query("SHOW server_version_num")[0][0].startswith(str(major))
+    rejected = query(
+        "SELECT sourcefile, sourceline, name, error FROM pg_file_settings WHERE error IS NOT NULL"
+    )
+    assert rejected == []
+    assert query(
+        "SELECT count(*) FROM pg_file_settings"
+        " WHERE sourcefile LIKE '%/conf.d/50-backend-db.conf' AND applied"
+    ) != [("0",)]
+
+
+def test_service_is_enabled_and_running_under_systemd(host, major):
+    service = host.service(f"postgresql@{major}-main")
     assert service.is_running
     assert service.is_enabled
     assert host.run("systemctl is-system-running").stdout.strip() in ("running", "degraded")
@@ -157,16 +186,16 @@ def test_pg_hba_never_trusts_and_ends_with_a_reject(query):
 @pytest.mark.parametrize(
     "path, mode",
     [
-        (f"{CONFIG}/pg_hba.conf", 0o600),
-        (f"{CONFIG}/pg_ident.conf", 0o640),
-        (f"{CONFIG}/postgresql.conf", 0o640),
-        (f"{CONFIG}/conf.d/50-backend-db.conf", 0o640),
-        (f"{CONFIG}/server.key", 0o600),
-        ("/var/lib/postgresql/15/main", 0o700),
+        ("/etc/postgresql/{major}/main/pg_hba.conf", 0o600),
+        ("/etc/postgresql/{major}/main/pg_ident.conf", 0o640),
+        ("/etc/postgresql/{major}/main/postgresql.conf", 0o640),
+        ("/etc/postgresql/{major}/main/conf.d/50-backend-db.conf", 0o640),
+        ("/etc/postgresql/{major}/main/server.key", 0o600),
+        ("/var/lib/postgresql/{major}/main", 0o700),
     ],
 )
-def test_files_are_owned_by_postgres_and_no_looser_than_designed(host, path, mode):
-    file = host.file(path)
+def test_files_are_owned_by_postgres_and_no_looser_than_designed(host, major, path, mode):
+    file = host.file(path.format(major=major))
     assert file.exists
     assert file.user == "postgres"
     assert file.mode & ~mode == 0, oct(file.mode)
@@ -203,6 +232,24 @@ def test_plain_tcp_and_the_superuser_over_tcp_are_refused(tcp):
     assert plain.rc != 0 and "no encryption" in plain.stderr
     superuser = tcp("SELECT 1", user="postgres", database="postgres")
     assert superuser.rc != 0 and "pg_hba.conf rejects" in superuser.stderr
+
+
+def test_check_diff_of_both_converged_hosts_reports_no_change():
+    """`site.yml --check --diff` through Molecule's own inventory and settings."""
+    result = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "ansible-playbook"),
+            "-i", os.environ["MOLECULE_INVENTORY_FILE"], "site.yml", "--check", "--diff",
+        ],
+        capture_output=True, text=True, cwd=ROOT, timeout=600, check=False,
+        env=dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0"),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    recaps = dict(re.findall(r"^(backend-db-default-\d+)\s+:\s+(.*)$", result.stdout, re.M))
+    expected = [name.split("://")[1] for name in testinfra_hosts]
+    assert sorted(recaps) == expected, result.stdout[-2000:]
+    for name, counts in recaps.items():
+        assert " changed=0 " in counts and " failed=0 " in counts, (name, counts)
 
 
 def _requirement(text: str) -> str:
