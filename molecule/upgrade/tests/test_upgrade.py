@@ -7,7 +7,7 @@ import json
 from tests.container import psql_query
 from tests.helpers import head_revision
 
-testinfra_hosts = ["podman://backend-db-upgrade"]
+testinfra_hosts = [f"podman://backend-db-upgrade-{release}" for release in (12, 13)]
 NEW_REVISION = "0a1b2c3d4e5f"
 
 
