@@ -97,9 +97,18 @@ def test_the_migration_was_applied_by_exactly_one_host():
     assert versions.stdout.split() == [head_revision()]
 
 
+def test_the_hosts_run_different_releases_with_python_packages_built_for_each():
+    hosts = [testinfra.get_host(f"podman://{name}") for name in (DB, APP)]
+    releases = [host.run(". /etc/os-release && echo $VERSION_ID").stdout.strip() for host in hosts]
+    assert releases == ["13", "12"]
+    pythons = [host.run("ls -d /opt/backend-db/venv-*/lib/python3.*").stdout for host in hosts]
+    assert [path.strip().rsplit("/", 1)[-1] for path in pythons] == ["python3.13", "python3.11"]
+
+
 def test_the_server_started_without_package_lists_and_the_converge_fetched_them():
     # prepare.yml deleted them; installing PostgreSQL needed them back.
     db = testinfra.get_host(f"podman://{DB}")
     lists = db.run("ls /var/lib/apt/lists")
     assert any("_Packages" in name for name in lists.stdout.split()), lists.stdout
-    assert db.package("postgresql-15").is_installed
+    # A Debian 13 server: the release's own PostgreSQL 17.
+    assert db.package("postgresql-17").is_installed
