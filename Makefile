@@ -7,10 +7,10 @@ export PATH := $(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 # podman reads the project's settings (runc, ulimits, cgroupfs), not /etc's.
 export CONTAINERS_CONF := $(CURDIR)/molecule/containers.conf
-MOLECULE_SCENARIOS := default cluster upgrade
+MOLECULE_SCENARIOS := default cluster upgrade release-upgrade
 STAMP := $(VENV)/.setup-done
 
-.PHONY: setup site test lint pytest molecule image bench revision lock clean
+.PHONY: setup site test lint pytest pytest-other-release molecule image bench revision lock clean
 
 ## setup: Debian packages and .venv, only when requirements.lock or the setup script changed
 setup: $(STAMP)
@@ -24,8 +24,8 @@ site: setup
 	@[ "$$(id -u)" -eq 0 ] || { echo "make site provisions this machine: run it as root (sudo make site)" >&2; exit 1; }
 	ansible-playbook site.yml
 
-## test: lint, the pytest suite against a private PostgreSQL, then every Molecule scenario
-test: setup lint pytest molecule
+## test: lint, the pytest suite (here, and in the other Debian release's userland), then every Molecule scenario
+test: setup lint pytest pytest-other-release molecule
 
 lint: setup
 	ruff check .
@@ -37,7 +37,12 @@ lint: setup
 pytest: setup
 	pytest
 
-## image: the Debian 12 systemd image for Molecule, built with debootstrap when missing
+## pytest-other-release: the same suite in a container of the Debian release this machine is not
+## (13 on a Debian 12 machine, 12 on a Debian 13 one), so each run covers both
+pytest-other-release: setup
+	bash scripts/pytest-in-container.sh other
+
+## image: the Debian 12 and 13 systemd images for Molecule, built with debootstrap when missing
 image: setup
 	bash scripts/build-image.sh
 

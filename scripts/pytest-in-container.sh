@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Runs the pytest suite in a Debian userland of another release than this machine's:
+# a container of the Molecule image for that release (systemd as PID 1, as on a real
+# host), with the project copied in, the release's own PostgreSQL and Python, and a
+# virtualenv with exactly requirements.lock. `make test` runs it for the release this
+# machine is not (13 on Debian 12, 12 on Debian 13), so every run covers both.
+#
+#     scripts/pytest-in-container.sh [RELEASE] [PYTEST ARGS...]   # 12, 13 or other (default)
+#
+# The container trusts the certificates this machine trusts (so pip reaches PyPI
+# through the same proxy the machine does) and is removed afterwards.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+release="${1:-other}"
+shift || true
+if [ "$release" = other ]; then
+    case "$(. /etc/os-release && echo "${VERSION_ID:-}")" in
+        13) release=12 ;;
+        *) release=13 ;;
+    esac
+fi
+image="localhost/backend-db-debian$release:latest"
+name="backend-db-pytest-$release"
+export CONTAINERS_CONF="${CONTAINERS_CONF:-$PWD/molecule/containers.conf}"
+
+bash scripts/build-image.sh "$release"
+podman rm --force --ignore "$name" >/dev/null
+podman run --detach --name "$name" --systemd=always "$image" /sbin/init >/dev/null
+trap 'podman rm --force --ignore "$name" >/dev/null' EXIT
+in_container() { podman exec -i "$name" "$@"; }
+state="$(in_container systemctl is-system-running --wait || true)"
+case "$state" in
+    running|degraded) ;;
+    *) echo "pytest-in-container: the Debian $release container did not boot ($state)" >&2; exit 1 ;;
+esac
+
+echo "pytest-in-container: installing Debian $release's PostgreSQL and Python into $name"
+in_container sh -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+    --no-install-recommends postgresql postgresql-client python3-venv >/dev/null'
+podman cp /etc/ssl/certs/ca-certificates.crt "$name:/etc/ssl/certs/backend-db-controller.crt"
+in_container mkdir -p /srv/backend-db
+git ls-files -z --cached --others --exclude-standard | tar --null -T - -c | in_container tar -x -C /srv/backend-db
+in_container sh -c 'python3 -m venv /srv/venv \
+    && PIP_CERT=/etc/ssl/certs/backend-db-controller.crt /srv/venv/bin/python -m pip install \
+       --quiet --disable-pip-version-check -r /srv/backend-db/requirements.lock'
+
+echo "pytest-in-container: the pytest suite in Debian $release ($(in_container sh -c '. /etc/os-release; echo $PRETTY_NAME'))"
+in_container env PIP_CERT=/etc/ssl/certs/backend-db-controller.crt \
+    sh -c 'cd /srv/backend-db && exec /srv/venv/bin/pytest -p no:cacheprovider "$@"' pytest "$@"
