@@ -2,8 +2,9 @@
 
 Runs the PostgreSQL server binaries that this machine's Debian release ships (15 on
 Debian 12, 17 on Debian 13; the newest installed major, or PG_BINDIR) in a temporary
-directory on a free loopback port. As root the server runs as the `postgres` user, because PostgreSQL refuses
-to run as root. Nothing outside the temporary directory is touched.
+directory on a free loopback port. As root the server runs as the `postgres` user,
+because PostgreSQL refuses to run as root. Nothing outside the temporary directory is
+touched.
 
     python -m tests.pgserver      # start one, print its URL, stop on Ctrl-C
 """

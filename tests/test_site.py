@@ -388,7 +388,8 @@ def test_a_major_the_archives_do_not_offer_fails_before_any_change_naming_those_
     assert recap(result)["changed"] == 0, result.stdout[-3000:]
     assert re.search(
         rf"Debian \d+ \(\w+\) offers PostgreSQL [0-9, ]*{VERSION}[0-9, ]* from the package "
-        r"archives it is configured with, not 16: leave postgresql_version unset", output
+        r"archives it is configured with, not 16: leave postgresql_version unset",
+        output,
     ), result.stdout[-3000:]
     assert "Traceback" not in result.stdout + result.stderr
     assert not installed("postgresql-16")
@@ -438,7 +439,8 @@ def test_a_check_of_a_host_without_its_cluster_says_why_it_ends_and_makes_nothin
         assert result.returncode == 0, result.stdout[-4000:]
         counts = recap(result)
         assert counts["failed"] == 0 and counts["changed"] > 0, counts
-        assert f"cluster {VERSION}/{fresh.cluster} does not exist yet" in " ".join(result.stdout.split())
+        output = " ".join(result.stdout.split())
+        assert f"cluster {VERSION}/{fresh.cluster} does not exist yet" in output
         # Nothing of the later plays ran for the host.
         assert "The owner role exists" not in result.stdout
         assert "The schema is at the requested revision" not in result.stdout
