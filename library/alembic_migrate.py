@@ -109,6 +109,25 @@ options:
         traffic flows; the revisions before the blocked one stay applied.
     type: int
     default: 3
+  idle_in_transaction_timeout:
+    description:
+      - Seconds the migration's session may sit idle inside a revision's transaction
+        (PostgreSQL C(idle_in_transaction_session_timeout)). A runner that stops after
+        its DDL - its process stopped, its VM paused, its network cut - would otherwise
+        hold the revision's table locks, and every application query queued behind
+        them, until someone ends it; the server ends the session after this long,
+        rolls the revision back and frees the tables. C(0) never ends it.
+      - The connection also sends TCP keepalives both ways, so a vanished peer is
+        noticed after about 11 seconds of silence.
+    type: float
+    default: 10
+  statement_timeout:
+    description:
+      - PostgreSQL C(statement_timeout), in seconds, for every statement of a
+        migration; a longer statement fails and its revision rolls back. C(0), the
+        default, sets no limit (a large backfill or index build may take long).
+    type: float
+    default: 0
 notes:
   - Supports check mode and diff mode.
   - Passwords given in O(url) or O(login_password) never appear in results or errors.
@@ -218,6 +237,8 @@ def argument_spec() -> dict:
         "migration_lock_timeout": {"type": "float", "default": 300},
         "lock_timeout": {"type": "float", "default": 10},
         "lock_retries": {"type": "int", "default": 3},
+        "idle_in_transaction_timeout": {"type": "float", "default": 10},
+        "statement_timeout": {"type": "float", "default": 0},
         "render_sql": {"type": "bool", "default": False},
     }
 
@@ -260,7 +281,14 @@ def main() -> None:
         mutually_exclusive=[("url", "login_db")],
     )
     params = module.params
-    for name in ("connect_timeout", "migration_lock_timeout", "lock_timeout", "lock_retries"):
+    for name in (
+        "connect_timeout",
+        "migration_lock_timeout",
+        "lock_timeout",
+        "lock_retries",
+        "idle_in_transaction_timeout",
+        "statement_timeout",
+    ):
         if params[name] < 0:
             module.fail_json(msg=f"{name} must be zero or more, not {params[name]}")
     already_at_head(module)
@@ -293,6 +321,8 @@ def main() -> None:
                 migration_lock_timeout=params["migration_lock_timeout"],
                 lock_timeout=params["lock_timeout"],
                 lock_retries=params["lock_retries"],
+                idle_in_transaction_timeout=params["idle_in_transaction_timeout"],
+                statement_timeout=params["statement_timeout"],
             )
         )
     except MigrationError as exc:

@@ -85,6 +85,12 @@ class MigrationRequest:
     # attempts nothing is queued on the table, so application traffic flows freely.
     lock_retries: int = 3
     lock_retry_pause: float = 1.0
+    # A session that sits idle inside a revision's transaction this many seconds (its
+    # runner stopped, paused or cut off) is ended by the server, which rolls the
+    # revision back and frees its tables; 0 never ends it.
+    idle_in_transaction_timeout: float = 10
+    # PostgreSQL statement_timeout for each migration statement, in seconds; 0: none.
+    statement_timeout: float = 0
 
 
 @dataclass
@@ -195,12 +201,22 @@ def reason(exc: BaseException, url: URL) -> str:
     return scrub(text.splitlines()[0], url)
 
 
+# TCP keepalives, on both ends of the connection: a peer that vanished (a network
+# partition, a host powered off) is noticed after about 5 + 2 * 3 seconds of silence.
+KEEPALIVES = {"idle": 5, "interval": 2, "count": 3}
+
+
 @contextmanager
 def connect(url: URL, connect_timeout: int) -> Iterator[sa.Connection]:
     engine = sa.create_engine(
         url,
         poolclass=NullPool,
-        connect_args={"connect_timeout": connect_timeout, "application_name": APPLICATION_NAME},
+        connect_args={
+            "connect_timeout": connect_timeout,
+            "application_name": APPLICATION_NAME,
+            "keepalives": 1,
+            **{f"keepalives_{name}": value for name, value in KEEPALIVES.items()},
+        },
     )
     try:
         try:
@@ -459,7 +475,7 @@ def _sql(request, location, direction, current, target, steps) -> str | None:
 def _run_steps(request, connection, location, direction, target, steps) -> None:
     config = alembic_config(location)
     config.attributes["connection"] = connection
-    _configure_session(connection, request.lock_timeout)
+    _configure_session(connection, request)
     attempt = 0
     while True:
         try:
@@ -481,9 +497,22 @@ def _run_steps(request, connection, location, direction, target, steps) -> None:
             raise _step_failure(request, connection, direction, steps, exc, attempt) from None
 
 
-def _configure_session(connection: sa.Connection, lock_timeout: float) -> None:
+def _milliseconds(seconds: float) -> int:
+    return max(0, int(seconds * 1000))
+
+
+def _configure_session(connection: sa.Connection, request: MigrationRequest) -> None:
+    """Bound what the migration's session can do to others, whatever its runner does."""
+    settings = {
+        "lock_timeout": _milliseconds(request.lock_timeout),
+        "statement_timeout": _milliseconds(request.statement_timeout),
+        "idle_in_transaction_session_timeout": _milliseconds(request.idle_in_transaction_timeout),
+        # The server's side of the keepalives (ignored on a Unix socket).
+        **{f"tcp_keepalives_{name}": value for name, value in KEEPALIVES.items()},
+    }
     with connection.begin():
-        connection.exec_driver_sql(f"SET lock_timeout = {max(0, int(lock_timeout * 1000))}")
+        for name, value in settings.items():
+            connection.exec_driver_sql(f"SET {name} = {int(value)}")
         if (connection.dialect.server_version_info or (0,)) >= (14,):
             # If this process dies mid-revision, the server notices within a second,
             # rolls the revision back and releases the migration lock.

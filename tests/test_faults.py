@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -90,6 +91,56 @@ def test_sigkill_of_the_runner_mid_revision_leaves_the_previous_revision(databas
     database.execute("DROP TABLE stall_here")
     result = run(database, stalling)
     assert [step.revision for step in result.applied] == [STALLING]
+
+
+FREEZING = "f402e0000001"
+# The revision alters users, then its own process stops: the runner is alive but
+# silent, its session idle in a transaction that holds ACCESS EXCLUSIVE on users.
+FREEZING_BODY = """
+op.add_column('users', sa.Column('frozen', sa.Integer))
+import os, signal
+os.kill(os.getpid(), signal.SIGSTOP)
+"""
+
+
+def process_state(pid: int) -> str:
+    # /proc/PID/stat: "pid (comm) state ..."; T is stopped.
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+
+
+def test_a_frozen_runner_releases_its_table_lock_within_seconds(database, scripts):
+    """A runner stopped after its DDL (paused VM, SIGSTOP) must not hold the table for long."""
+    run(database)
+    add_revision(scripts, FREEZING, HEAD, "add a column then freeze", FREEZING_BODY)
+    env = dict(
+        os.environ,
+        SCRIPTS=str(scripts),
+        URL=database.url.render_as_string(hide_password=False),
+        PYTHONPATH=str(ROOT),
+    )
+    runner = subprocess.Popen([sys.executable, "-c", RUNNER], env=env, cwd=ROOT)
+    try:
+        wait_for(lambda: process_state(runner.pid) == "T", 60, "the runner to freeze after its DDL")
+        app = database.engine().connect()
+        app.exec_driver_sql("SET statement_timeout = '60s'")
+        started = time.monotonic()
+        # The application's read queues behind the frozen session's lock until the
+        # server ends that session (the module's defaults, nothing tuned).
+        app.execute(sa.text("SELECT count(*) FROM users")).scalar()
+        waited = time.monotonic() - started
+        app.close()
+    finally:
+        runner.kill()
+        runner.wait(timeout=10)
+    assert waited < 15, f"the application waited {waited:.1f} s behind a frozen runner"
+    assert database.scalar("SELECT version_num FROM alembic_version") == HEAD
+    assert (
+        database.scalar(
+            "SELECT count(*) FROM information_schema.columns WHERE column_name = 'frozen'"
+        )
+        == 0
+    )
+    wait_for(lambda: advisory_locks(database) == 0, 15, "the migration lock to be released")
 
 
 def test_server_terminating_the_backend_mid_revision_is_reported_and_rolled_back(
