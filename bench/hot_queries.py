@@ -297,7 +297,12 @@ def main() -> int:
     random.seed(20261124)
 
     with TemporaryPostgres() as server:
-        migrate(MigrationRequest(script_location=str(ROOT / "migrations"), url=server.url()))
+        # A scratch server, migrated as its superuser.
+        migrate(
+            MigrationRequest(
+                script_location=str(ROOT / "migrations"), url=server.url(), allow_superuser=True
+            )
+        )
         engine = sa.create_engine(server.url(), poolclass=sa.NullPool)
         with engine.connect() as connection:
             connection.exec_driver_sql("SET synchronous_commit = off")

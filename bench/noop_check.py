@@ -65,7 +65,10 @@ def main() -> int:
 
     with TemporaryPostgres() as server:
         url = server.url()
-        request = MigrationRequest(script_location=str(ROOT / "migrations"), url=url)
+        # A scratch server, migrated as its superuser.
+        request = MigrationRequest(
+            script_location=str(ROOT / "migrations"), url=url, allow_superuser=True
+        )
         migrate(request)  # to head, once
         config = Config(str(ROOT / "alembic.ini"))
         config.attributes["configure_logger"] = False

@@ -63,9 +63,12 @@ options:
     default: 5432
     aliases: [port]
   login_user:
-    description: Role to connect as; it must be allowed to run the migrations' DDL.
+    description:
+      - Role to connect as; it must be allowed to run the migrations' DDL, and should be
+        the database's owner. Unset, libpq's default (the operating-system user's name).
+      - A superuser is refused when there are revisions to apply, unless
+        O(allow_superuser=true).
     type: str
-    default: postgres
   login_password:
     description: Password of O(login_user).
     type: str
@@ -109,6 +112,13 @@ options:
         traffic flows; the revisions before the blocked one stay applied.
     type: int
     default: 3
+  allow_superuser:
+    description:
+      - Apply revisions as a superuser. What a superuser creates belongs to it, so the
+        database's owner could not migrate it further and the runtime role could not use
+        it; only for a scratch database.
+    type: bool
+    default: false
   idle_in_transaction_timeout:
     description:
       - Seconds the migration's session may sit idle inside a revision's transaction
@@ -229,7 +239,7 @@ def argument_spec() -> dict:
         "url": {"type": "str", "no_log": True},
         "login_host": {"type": "str", "default": "", "aliases": ["host"]},
         "login_port": {"type": "int", "default": 5432, "aliases": ["port"]},
-        "login_user": {"type": "str", "default": "postgres"},
+        "login_user": {"type": "str"},
         "login_password": {"type": "str", "default": "", "no_log": True},
         "login_unix_socket": {"type": "str", "default": ""},
         "login_db": {"type": "str", "aliases": ["db"]},
@@ -240,6 +250,7 @@ def argument_spec() -> dict:
         "idle_in_transaction_timeout": {"type": "float", "default": 10},
         "statement_timeout": {"type": "float", "default": 0},
         "render_sql": {"type": "bool", "default": False},
+        "allow_superuser": {"type": "bool", "default": False},
     }
 
 
@@ -315,6 +326,7 @@ def main() -> None:
                 url=url,
                 revision=params["revision"],
                 allow_downgrade=params["allow_downgrade"],
+                allow_superuser=params["allow_superuser"],
                 check_mode=module.check_mode,
                 render_sql=module._diff or params["render_sql"],
                 connect_timeout=params["connect_timeout"],

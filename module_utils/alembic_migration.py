@@ -50,6 +50,18 @@ ADVISORY_LOCK_KEY = int.from_bytes(
 # The same name as module_utils/alembic_head_check.py's (a test keeps them equal).
 APPLICATION_NAME = "backend-db alembic_migrate"
 REVISION_PATTERN = re.compile(r"^[0-9A-Za-z_]+$")
+# Where alembic_version is, looked up in the catalog (which every role may read), not
+# through search_path: a role that may not read the table, or that searches other
+# schemas, is told so instead of being told that the database is empty. Tables on the
+# search path come first, in its order. alembic_head_check.py asks the same (a test
+# keeps the two equal).
+VERSION_TABLE_QUERY = (
+    "SELECT n.nspname, has_schema_privilege(n.oid, 'USAGE')"
+    " AND has_table_privilege(c.oid, 'SELECT'), array_position(current_schemas(false), n.nspname)"
+    " FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+    " WHERE c.relname = 'alembic_version' AND c.relkind IN ('r', 'p')"
+    " ORDER BY 3 NULLS LAST, 1"
+)
 MASK = "********"
 
 
@@ -85,6 +97,9 @@ class MigrationRequest:
     # attempts nothing is queued on the table, so application traffic flows freely.
     lock_retries: int = 3
     lock_retry_pause: float = 1.0
+    # What a superuser migrates belongs to it: the owner could not migrate it further
+    # and the runtime role could not use it. Only for a scratch database.
+    allow_superuser: bool = False
     # A session that sits idle inside a revision's transaction this many seconds (its
     # runner stopped, paused or cut off) is ended by the server, which rolls the
     # revision back and frees its tables; 0 never ends it.
@@ -325,18 +340,67 @@ def find_revision(scripts: ScriptDirectory, revision: str):
         return None
 
 
+def version_table(connection: sa.Connection) -> tuple[str, int | None] | None:
+    """The schema of the alembic_version this role's runs use, and its place in the
+    search path; None when no schema has one (nothing was ever migrated)."""
+    rows = connection.exec_driver_sql(VERSION_TABLE_QUERY).all()
+    if not rows:
+        return None
+    schema, readable, position = rows[0]
+    user = connection.exec_driver_sql("SELECT current_user").scalar()
+    where = describe(connection.engine.url)
+    if len(rows) > 1 and position is None:
+        raise MigrationError(
+            f"{where} has alembic_version tables in schemas "
+            f"{', '.join(row[0] for row in rows)} and none is in the search_path of {user}; "
+            "set the role's search_path to the schema these migrations keep their tables in"
+        )
+    if not readable:
+        raise MigrationError(
+            f"{user} cannot read {schema}.alembic_version, which records the revision of "
+            f"{where}: grant it USAGE on schema {schema} and SELECT on the table, or log in "
+            "as the database's owner"
+        )
+    return schema, position
+
+
 def current_revisions(connection: sa.Connection) -> tuple[str, ...]:
     """The revisions alembic_version records; none before the first migration.
 
     Two plain reads. Alembic's own check reflects the table through SQLAlchemy's
     inspector first, which costs more than the rest of a run with nothing to do.
-    to_regclass resolves the name through search_path, as Alembic's check does.
     """
     with connection.begin():
-        if connection.exec_driver_sql("SELECT to_regclass('alembic_version')").scalar() is None:
+        found = version_table(connection)
+        if found is None:
             return ()
+        quoted = connection.dialect.identifier_preparer.quote_identifier(found[0])
         return tuple(
-            connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalars()
+            connection.exec_driver_sql(
+                f"SELECT version_num FROM {quoted}.alembic_version"
+            ).scalars()
+        )
+
+
+def check_where_revisions_would_go(connection: sa.Connection, request: MigrationRequest) -> None:
+    """Refuse to apply revisions as a superuser, or off the version table's schema."""
+    with connection.begin():
+        user, superuser = connection.exec_driver_sql(
+            "SELECT rolname, rolsuper FROM pg_roles WHERE rolname = current_user"
+        ).one()
+        found = version_table(connection)
+    if superuser and not request.allow_superuser:
+        raise MigrationError(
+            f"{user} is a superuser: what it migrates would belong to it, so the database's "
+            "owner could not migrate it further and the runtime role could not use it; log in "
+            "as the database's owner (or set allow_superuser: true for a scratch database)"
+        )
+    if found is not None and found[1] != 1:
+        schema, position = found
+        raise MigrationError(
+            f"{schema}.alembic_version is not {'first ' if position else ''}in the search_path "
+            f"of {user}, so Alembic would make the pending revisions' objects in another "
+            f"schema; set the role's search_path to start with {schema}"
         )
 
 
@@ -457,6 +521,8 @@ def _planned(request, scripts, connection, location, target):
     before = current_revisions(connection)
     current = single_current(scripts, before, location, request.url)
     direction, steps = plan(scripts, current, target)
+    if steps:
+        check_where_revisions_would_go(connection, request)
     if direction == "downgrade" and not request.allow_downgrade:
         raise MigrationError(
             f"{describe(request.url)} is at revision {current}, newer than the requested "

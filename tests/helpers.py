@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import subprocess
@@ -9,6 +10,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import yaml
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 
@@ -137,3 +139,14 @@ def module_manual(module: str) -> str:
     )  # fmt: skip
     assert completed.returncode == 0, completed.stderr
     return completed.stdout
+
+
+def documented_options(module: str) -> dict:
+    """The options one of the project's modules documents, read from its DOCUMENTATION."""
+    source = (ROOT / "library" / f"{module}.py").read_text()
+    documentation = next(
+        node.value.value
+        for node in ast.parse(source).body
+        if isinstance(node, ast.Assign) and node.targets[0].id == "DOCUMENTATION"
+    )
+    return yaml.safe_load(documentation)["options"]

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
-import ast
 import os
 import shutil
 from pathlib import Path
 
 import pytest
-import yaml
 from sqlalchemy.dialects.postgresql.psycopg2 import PGDialect_psycopg2
 
 from module_utils import alembic_head_check, alembic_migration
 from module_utils.alembic_head_check import login_connect_args, recorded_head, single_head
-from tests.conftest import MIGRATIONS, ROOT
-from tests.helpers import add_locale_revision, add_revision, head_revision, run, run_module
+from tests.conftest import MIGRATIONS
+from tests.helpers import (
+    add_locale_revision,
+    add_revision,
+    documented_options,
+    head_revision,
+    run,
+    run_module,
+)
 
 
 @pytest.fixture
@@ -40,13 +45,7 @@ def login_options(database) -> list[str]:
 
 
 def documented_login_options() -> set[str]:
-    source = (ROOT / "library" / "alembic_migrate.py").read_text()
-    documentation = next(
-        node.value.value
-        for node in ast.parse(source).body
-        if isinstance(node, ast.Assign) and node.targets[0].id == "DOCUMENTATION"
-    )
-    return {name for name in yaml.safe_load(documentation)["options"] if name.startswith("login_")}
+    return {name for name in documented_options("alembic_migrate") if name.startswith("login_")}
 
 
 @pytest.mark.parametrize(

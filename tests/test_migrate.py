@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import socket
 import threading
 from concurrent.futures import ProcessPoolExecutor
@@ -370,3 +371,65 @@ def test_module_utils_need_no_path_tricks():
     """The module ships module_utils/alembic_migration.py; it must stand alone."""
     source = (Path(__file__).parent.parent / "module_utils" / "alembic_migration.py").read_text()
     assert "import models" not in source and "from tests" not in source
+
+
+# --- the database's state is read, not guessed ----------------------------------------
+
+
+@pytest.fixture
+def reader(postgres, database):
+    """A role that may connect to the database but has no USAGE on schema public."""
+    name, password = f"reader_{secrets.token_hex(4)}", secrets.token_urlsafe(18)
+    admin = sa.create_engine(postgres.url(), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f"CREATE ROLE {name} LOGIN PASSWORD %(pw)s", {"pw": password})
+    database.execute("REVOKE ALL ON SCHEMA public FROM PUBLIC")
+    yield database.url.set(username=name, password=password)
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f"DROP ROLE {name}")
+    admin.dispose()
+
+
+def test_a_role_that_cannot_read_the_version_table_is_told_so_not_that_the_database_is_empty(
+    database, reader
+):
+    run(database)
+    for check_mode in (True, False):
+        message = error_of(_request(reader, check_mode=check_mode))
+        assert (
+            f"{reader.username} cannot read public.alembic_version, which records the "
+            "revision of database" in message
+        ), message
+        assert "grant it USAGE on schema public and SELECT on the table" in message
+        assert_one_clean_sentence(message, database)
+    assert database.scalar("SELECT version_num FROM alembic_version") == HEAD
+
+
+def test_the_version_table_is_found_whatever_the_search_path(database, scripts):
+    run(database)
+    elsewhere = database.url.set(query={"options": "-csearch_path=nowhere"})
+    result = run_url(elsewhere)
+    assert (result.changed, result.before, result.pending) == (False, [HEAD], [])
+    # With a revision pending, Alembic would create its objects off the search path.
+    add_locale_revision(scripts, "5ea2c4000001")
+    message = error_of(_request(elsewhere, scripts))
+    assert "public.alembic_version is not in the search_path of" in message, message
+    assert_one_clean_sentence(message, database)
+    assert database.scalar("SELECT version_num FROM alembic_version") == HEAD
+    assert database.scalar("SELECT to_regclass('public.users') IS NOT NULL") is True
+
+
+def test_migrating_as_a_superuser_is_refused_with_the_reason(postgres, database):
+    superuser = database.admin_url
+    message = error_of(_request(superuser))
+    assert message == (
+        f"{superuser.username} is a superuser: what it migrates would belong to it, so the "
+        "database's owner could not migrate it further and the runtime role could not use it; "
+        "log in as the database's owner (or set allow_superuser: true for a scratch database)"
+    )
+    assert database.scalar("SELECT to_regclass('public.users') IS NULL") is True
+    assert run_url(superuser, allow_superuser=True, check_mode=True).pending
+
+
+def run_url(url, location="migrations", **options):
+    return migrate(_request(url, location, **options))

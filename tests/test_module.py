@@ -6,7 +6,14 @@ import os
 import subprocess
 
 from tests.conftest import MIGRATIONS, ROOT
-from tests.helpers import BIN, head_revision, lineage, module_manual, run_module
+from tests.helpers import (
+    BIN,
+    documented_options,
+    head_revision,
+    lineage,
+    module_manual,
+    run_module,
+)
 
 
 def ansible(*module_args: str, extra: tuple[str, ...] = (), json_output: bool = True):
@@ -112,3 +119,17 @@ def test_alembic_by_hand_without_database_url_says_what_to_set():
     assert completed.returncode != 0
     assert "DATABASE_URL is not set" in completed.stderr
     assert "Traceback" not in completed.stderr
+
+
+def test_module_refuses_to_migrate_as_a_superuser_and_has_no_superuser_default(postgres, database):
+    superuser = database.admin_url
+    completed, result = ansible(
+        f"script_location={MIGRATIONS}",
+        f"login_host={superuser.host}", f"login_port={superuser.port}",
+        f"login_user={superuser.username}", f"login_password={superuser.password}",
+        f"login_db={superuser.database}",
+    )  # fmt: skip
+    assert completed.returncode != 0
+    assert result["msg"].startswith(f"{superuser.username} is a superuser: what it migrates")
+    assert database.scalar("SELECT to_regclass('public.users') IS NULL") is True
+    assert "default" not in documented_options("alembic_migrate")["login_user"]
