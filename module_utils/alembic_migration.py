@@ -150,6 +150,15 @@ def build_url(
 ) -> URL:
     """The SQLAlchemy URL from either `url` or the community.postgresql login_* options."""
     if url:
+        # Everything between :// and the first / after it: user, password, host, port.
+        authority = url.partition("://")[2].partition("/")[0]
+        if authority.count("@") > 1:
+            # make_url would take the password's tail for the host, and connect there.
+            raise MigrationError(
+                "the url option has more than one @ before its host, so part of the password "
+                "would be taken for the host name; write an @ in the password as %40 "
+                "(a : as %3A, a / as %2F)"
+            )
         try:
             parsed = make_url(url)
         except (ArgumentError, ValueError):

@@ -301,6 +301,22 @@ def test_malformed_url(url):
     assert_one_clean_sentence(str(error.value))
 
 
+def test_a_password_with_an_unencoded_at_sign_is_refused_before_connecting(database):
+    unencoded = database.url.render_as_string(hide_password=False).replace(
+        f":{database.owner_password}@", ":p@ss-S3cret@"
+    )
+    with pytest.raises(MigrationError) as error:
+        build_url(url=unencoded)
+    message = str(error.value)
+    assert message == (
+        "the url option has more than one @ before its host, so part of the password would "
+        "be taken for the host name; write an @ in the password as %40 (a : as %3A, a / as %2F)"
+    )
+    assert "S3cret" not in message
+    encoded = unencoded.replace("p@ss-S3cret", "p%40ss-S3cret")
+    assert build_url(url=encoded).password == "p@ss-S3cret"
+
+
 def test_login_options_build_the_url():
     url = build_url(
         login_host="db.example",

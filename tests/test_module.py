@@ -133,3 +133,19 @@ def test_module_refuses_to_migrate_as_a_superuser_and_has_no_superuser_default(p
     assert result["msg"].startswith(f"{superuser.username} is a superuser: what it migrates")
     assert database.scalar("SELECT to_regclass('public.users') IS NULL") is True
     assert "default" not in documented_options("alembic_migrate")["login_user"]
+
+
+def test_the_module_reaches_a_local_host_through_a_pipe_never_as_a_file_with_its_arguments(
+    database,
+):
+    """A module file on disk holds its arguments, password included, until the run
+    cleans it up; a run killed mid-migration (SIGTERM, Ctrl-C) would leave it there.
+    With pipelining, the local connection too hands the module over on stdin."""
+    completed, _ = ansible(
+        f"script_location={MIGRATIONS}", url_arg(database), extra=("-vvv",), json_output=False
+    )
+    output = completed.stdout + completed.stderr
+    assert completed.returncode == 0, output[-2000:]
+    assert "ESTABLISH LOCAL CONNECTION" in output
+    assert "AnsiballZ_alembic_migrate.py" not in output
+    assert " PUT " not in output
