@@ -91,14 +91,30 @@ options:
         migration lock before failing.
     type: float
     default: 300
+  lock_timeouts:
+    description:
+      - How long each attempt at a revision may wait for its table locks, in seconds,
+        attempt by attempt. Each attempt first takes every table lock the revision's
+        statements need, in one statement bounded by its timeout (so it never holds one
+        table while waiting for another), then runs the revision in the same
+        transaction. Application queries queue behind a lock request for at most the
+        current attempt's timeout; between attempts, O(lock_retry_pause) apart,
+        nothing waits on the tables. After the last attempt the run gives up.
+      - The default is three attempts each of 0.1, 0.2, 0.5, 1 and 2 seconds, about 25
+        seconds in all with the pauses.
+    type: list
+    elements: float
+    default: [0.1, 0.1, 0.1, 0.2, 0.2, 0.2, 0.5, 0.5, 0.5, 1.0, 1.0, 1.0, 2.0, 2.0, 2.0]
   lock_timeout:
     description:
-      - PostgreSQL C(lock_timeout), in seconds, for every statement of a migration.
-        A migration that would wait longer for a table lock held by application
-        traffic fails (and is rolled back) instead of queueing behind it and blocking
-        that traffic. C(0) waits forever.
+      - The older, flat form of O(lock_timeouts) - every attempt waits this long
+        (C(0) waits forever), O(lock_retries) + 1 attempts. When set, it replaces
+        O(lock_timeouts).
     type: float
-    default: 10
+  lock_retry_pause:
+    description: Seconds between two attempts at a revision's locks.
+    type: float
+    default: 1
   render_sql:
     description:
       - Return the SQL of the pending revisions (rendered offline) in RV(sql) even
@@ -107,9 +123,8 @@ options:
     default: false
   lock_retries:
     description:
-      - How many more times to try after a migration statement hit O(lock_timeout),
-        a second apart. Between attempts nothing waits on the table, so application
-        traffic flows; the revisions before the blocked one stay applied.
+      - With O(lock_timeout), how many more attempts after the first. The revisions
+        before a blocked one stay applied.
     type: int
     default: 3
   allow_superuser:
@@ -212,6 +227,7 @@ elapsed:
   sample: 0.084
 """
 
+import math  # noqa: E402
 import time  # noqa: E402
 
 from ansible.module_utils.alembic_head_check import (  # noqa: E402
@@ -245,13 +261,61 @@ def argument_spec() -> dict:
         "login_db": {"type": "str", "aliases": ["db"]},
         "connect_timeout": {"type": "int", "default": 10},
         "migration_lock_timeout": {"type": "float", "default": 300},
-        "lock_timeout": {"type": "float", "default": 10},
+        "lock_timeouts": {
+            "type": "list",
+            "elements": "float",
+            "default": [0.1, 0.1, 0.1, 0.2, 0.2, 0.2, 0.5, 0.5, 0.5, 1.0, 1.0, 1.0, 2.0, 2.0, 2.0],
+        },
+        "lock_timeout": {"type": "float"},
+        "lock_retry_pause": {"type": "float", "default": 1},
         "lock_retries": {"type": "int", "default": 3},
         "idle_in_transaction_timeout": {"type": "float", "default": 10},
         "statement_timeout": {"type": "float", "default": 0},
         "render_sql": {"type": "bool", "default": False},
         "allow_superuser": {"type": "bool", "default": False},
     }
+
+
+# PostgreSQL takes its timeouts as whole milliseconds up to 2^31 - 1.
+LONGEST = 2147483
+
+
+def seconds_problem(name: str, value: float, forever: bool) -> str | None:
+    """Why `value` is no timeout PostgreSQL can be given, in one sentence; None if it is.
+
+    Less than a millisecond would silently become 0, which means no limit.
+    """
+    if value == 0 and forever:
+        return None
+    if not math.isfinite(value) or not 0.001 <= value <= LONGEST:
+        zero = " (or 0 for no limit)" if forever else ""
+        return f"{name} must be a number of seconds from 0.001 to {LONGEST}{zero}, not {value}"
+    return None
+
+
+def option_problem(params: dict) -> str | None:
+    """The first option whose value cannot work, said in one sentence; None if all can."""
+    if not 1 <= params["connect_timeout"] <= LONGEST:
+        return (
+            f"connect_timeout must be a whole number of seconds from 1 to {LONGEST} "
+            f"(0 would wait forever), not {params['connect_timeout']}"
+        )
+    if not 0 <= params["lock_retries"] <= 1000:
+        return f"lock_retries must be from 0 to 1000, not {params['lock_retries']}"
+    if not params["lock_timeouts"]:
+        return "lock_timeouts must name at least one attempt, such as [0.1, 0.5, 2]"
+    checks = [
+        ("migration_lock_timeout", params["migration_lock_timeout"], False),
+        ("lock_retry_pause", params["lock_retry_pause"], True),
+        ("idle_in_transaction_timeout", params["idle_in_transaction_timeout"], True),
+        ("statement_timeout", params["statement_timeout"], True),
+        *(("lock_timeouts", value, False) for value in params["lock_timeouts"]),
+    ]
+    if params["lock_timeout"] is not None:
+        checks.append(("lock_timeout", params["lock_timeout"], True))
+    return next(
+        (problem for check in checks if (problem := seconds_problem(*check)) is not None), None
+    )
 
 
 def already_at_head(module: AnsibleModule) -> None:
@@ -292,16 +356,9 @@ def main() -> None:
         mutually_exclusive=[("url", "login_db")],
     )
     params = module.params
-    for name in (
-        "connect_timeout",
-        "migration_lock_timeout",
-        "lock_timeout",
-        "lock_retries",
-        "idle_in_transaction_timeout",
-        "statement_timeout",
-    ):
-        if params[name] < 0:
-            module.fail_json(msg=f"{name} must be zero or more, not {params[name]}")
+    problem = option_problem(params)
+    if problem:
+        module.fail_json(msg=problem)
     already_at_head(module)
 
     # Imported only now: Alembic and SQLAlchemy take most of a run's time to import.
@@ -331,8 +388,10 @@ def main() -> None:
                 render_sql=module._diff or params["render_sql"],
                 connect_timeout=params["connect_timeout"],
                 migration_lock_timeout=params["migration_lock_timeout"],
+                lock_timeouts=tuple(params["lock_timeouts"]),
                 lock_timeout=params["lock_timeout"],
                 lock_retries=params["lock_retries"],
+                lock_retry_pause=params["lock_retry_pause"],
                 idle_in_transaction_timeout=params["idle_in_transaction_timeout"],
                 statement_timeout=params["statement_timeout"],
             )

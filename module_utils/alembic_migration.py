@@ -50,6 +50,31 @@ ADVISORY_LOCK_KEY = int.from_bytes(
 # The same name as module_utils/alembic_head_check.py's (a test keeps them equal).
 APPLICATION_NAME = "backend-db alembic_migrate"
 REVISION_PATTERN = re.compile(r"^[0-9A-Za-z_]+$")
+# Fifteen attempts at a revision's locks: three each of 0.1, 0.2, 0.5, 1 and 2 seconds,
+# a second apart; about 25 seconds in all before the run gives up.
+DEFAULT_LOCK_TIMEOUTS = (0.1,) * 3 + (0.2,) * 3 + (0.5,) * 3 + (1.0,) * 3 + (2.0,) * 3
+# The tables a revision's statements lock, read from its SQL rendered offline. An
+# identifier, plain or quoted, optionally with its schema.
+_NAME = r'(?:"[^"]+"|\w+)(?:\.(?:"[^"]+"|\w+))?'
+_LOCKED_TABLES = re.compile(
+    rf"\bALTER\s+TABLE\s+(?:ONLY\s+)?(?:IF\s+EXISTS\s+)?(?P<altered>{_NAME})"
+    rf"|\bDROP\s+TABLE\s+(?:IF\s+EXISTS\s+)?(?P<dropped>{_NAME})"
+    rf"|\bTRUNCATE\s+(?:TABLE\s+)?(?:ONLY\s+)?(?P<truncated>{_NAME})"
+    rf"|\bREFERENCES\s+(?P<referenced>{_NAME})"
+    rf"|\bCREATE\s+(?:UNIQUE\s+)?INDEX\s+(?!CONCURRENTLY)(?:IF\s+NOT\s+EXISTS\s+)?"
+    rf"(?:{_NAME}\s+)?ON\s+(?:ONLY\s+)?(?P<indexed>{_NAME})",
+    re.IGNORECASE,
+)
+_DROPPED_CONSTRAINT = re.compile(
+    rf"\bALTER\s+TABLE\s+(?:ONLY\s+)?(?:IF\s+EXISTS\s+)?(?P<table>{_NAME})\s+"
+    rf"DROP\s+CONSTRAINT\s+(?:IF\s+EXISTS\s+)?(?P<constraint>{_NAME})",
+    re.IGNORECASE,
+)
+# ALTER TABLE ... VALIDATE CONSTRAINT is built to run beside traffic: no table lock first.
+_VALIDATE_ONLY = re.compile(
+    rf"^\s*ALTER\s+TABLE\s+(?:ONLY\s+)?{_NAME}\s+VALIDATE\s+CONSTRAINT\s+{_NAME}\s*$",
+    re.IGNORECASE,
+)
 # Where alembic_version is, looked up in the catalog (which every role may read), not
 # through search_path: a role that may not read the table, or that searches other
 # schemas, is told so instead of being told that the database is empty. Tables on the
@@ -91,12 +116,24 @@ class MigrationRequest:
     connect_timeout: int = 10
     # Seconds to wait for a concurrent run (another host) to release the migration lock.
     migration_lock_timeout: float = 300
-    # PostgreSQL lock_timeout, in seconds, for each statement of a migration; 0 waits forever.
-    lock_timeout: float = 10
+    # How long each attempt at a revision may wait for its table locks, in seconds, in
+    # order: short first, escalating slowly, so that application queries queue behind a
+    # migration's lock request for no longer than the attempt's timeout. A revision
+    # that cannot get its locks within the schedule gives up.
+    lock_timeouts: tuple[float, ...] = DEFAULT_LOCK_TIMEOUTS
+    # The older, flat form: every attempt waits lock_timeout (0: forever), and there are
+    # lock_retries + 1 attempts. When lock_timeout is set, it replaces lock_timeouts.
+    lock_timeout: float | None = None
     # Further attempts after a lock timeout, `lock_retry_pause` seconds apart. Between
     # attempts nothing is queued on the table, so application traffic flows freely.
     lock_retries: int = 3
     lock_retry_pause: float = 1.0
+
+    def lock_schedule(self) -> tuple[float, ...]:
+        if self.lock_timeout is not None:
+            return (self.lock_timeout,) * (self.lock_retries + 1)
+        return tuple(self.lock_timeouts)
+
     # What a superuser migrates belongs to it: the owner could not migrate it further
     # and the runtime role could not use it. Only for a scratch database.
     allow_superuser: bool = False
@@ -505,7 +542,7 @@ def migrate(request: MigrationRequest) -> MigrationResult:
                 )
                 sql = _sql(request, location, direction, current, target, steps)
                 if steps:
-                    _run_steps(request, connection, location, direction, target, steps)
+                    _run_steps(request, connection, location, direction, current, target, steps)
                 after = list(current_revisions(connection))
                 applied = steps
         else:
@@ -547,29 +584,119 @@ def _sql(request, location, direction, current, target, steps) -> str | None:
     return render_sql(location, direction, current, target) if steps else ""
 
 
-def _run_steps(request, connection, location, direction, target, steps) -> None:
+def _run_steps(request, connection, location, direction, current, target, steps) -> None:
+    """Apply the steps one revision at a time, each within the lock schedule.
+
+    Each attempt at a revision first takes, in one statement bounded by the attempt's
+    timeout, every table lock its statements will need, so the revision never holds
+    one table while it waits for another; then it runs in the same transaction.
+    """
     config = alembic_config(location)
     config.attributes["connection"] = connection
     _configure_session(connection, request)
-    attempt = 0
-    while True:
-        try:
-            if direction == "upgrade":
-                command.upgrade(config, target)
-            else:
-                command.downgrade(config, target or "base")
-            if connection.in_transaction():
-                connection.commit()
-            return
-        except Exception as exc:
-            _rollback_quietly(connection)
-            if _is_lock_timeout(exc) and attempt < request.lock_retries:
-                # The revisions before the blocked one stay committed; the next attempt
-                # resumes from the database's current revision.
-                attempt += 1
-                time.sleep(request.lock_retry_pause)
-                continue
-            raise _step_failure(request, connection, direction, steps, exc, attempt) from None
+    schedule = request.lock_schedule()
+    previous = current
+    for index, step in enumerate(steps):
+        if direction == "upgrade":
+            destination = step.revision
+        else:
+            destination = steps[index + 1].revision if index + 1 < len(steps) else target
+        sql = render_sql(location, direction, previous, destination)
+        tables, constraints = tables_to_lock(sql)
+        for attempt, timeout in enumerate(schedule):
+            try:
+                _apply(config, connection, request, direction, destination, sql, tables,
+                       constraints, timeout)  # fmt: skip
+                break
+            except Exception as exc:
+                _rollback_quietly(connection)
+                if _is_lock_timeout(exc) and attempt + 1 < len(schedule):
+                    time.sleep(request.lock_retry_pause)
+                    continue
+                raise _step_failure(request, connection, direction, steps, exc, attempt) from None
+        previous = destination
+
+
+def tables_to_lock(sql: str) -> tuple[list[str], list[tuple[str, str]]]:
+    """The tables a revision's SQL alters, drops, truncates, indexes or references, and
+    the (table, constraint) pairs it drops (a dropped foreign key locks its target too)."""
+    tables: set[str] = set()
+    dropped: set[tuple[str, str]] = set()
+    for statement in sql.split(";"):
+        statement = "\n".join(
+            line for line in statement.splitlines() if not line.lstrip().startswith("--")
+        )
+        if _VALIDATE_ONLY.match(statement):
+            continue
+        for match in _LOCKED_TABLES.finditer(statement):
+            tables.update(name for name in match.groupdict().values() if name)
+        dropped.update(
+            (match["table"], match["constraint"])
+            for match in _DROPPED_CONSTRAINT.finditer(statement)
+        )
+    tables.discard("alembic_version")
+    return sorted(tables), sorted(dropped)
+
+
+def _apply(config, connection, request, direction, destination, sql, tables, constraints, timeout):
+    """One attempt at one revision: its table locks first, then the revision, committed."""
+    wait = _milliseconds(timeout)
+    if "CONCURRENTLY" in sql.upper():
+        # Concurrent index builds cannot run in a transaction: Alembic's own
+        # autocommit_block handles them; each statement waits at most the attempt's time.
+        with connection.begin():
+            connection.exec_driver_sql(f"SET lock_timeout = {wait}")
+        _run_alembic(config, direction, destination)
+        if connection.in_transaction():
+            connection.commit()
+        return
+    with connection.begin():
+        connection.exec_driver_sql(f"SET LOCAL lock_timeout = {wait}")
+        existing = _existing_tables(connection, tables, constraints)
+        if existing:
+            # One statement for every lock, bounded as a whole by the attempt's timeout.
+            connection.exec_driver_sql(f"SET LOCAL statement_timeout = {wait}")
+            try:
+                connection.exec_driver_sql(
+                    f"LOCK TABLE {', '.join(existing)} IN ACCESS EXCLUSIVE MODE"
+                )
+            except DBAPIError as exc:
+                # Cancelled by the statement timeout, it was still only waiting for locks.
+                exc.waiting_for_locks = True
+                raise
+            connection.exec_driver_sql(
+                f"SET LOCAL statement_timeout = {_milliseconds(request.statement_timeout)}"
+            )
+        # Alembic sees a transaction already open and runs the revision inside it.
+        _run_alembic(config, direction, destination)
+
+
+def _run_alembic(config, direction, destination) -> None:
+    if direction == "upgrade":
+        command.upgrade(config, destination)
+    else:
+        command.downgrade(config, destination or "base")
+
+
+def _existing_tables(connection, tables, constraints) -> list[str]:
+    """Of the named tables, and the targets of the named foreign keys, those that exist,
+    as quoted, schema-qualified names in one order (so two runs lock alike)."""
+    found = connection.exec_driver_sql(
+        "SELECT DISTINCT format('%%I.%%I', n.nspname, c.relname)"
+        " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE c.oid IN (SELECT to_regclass(name) FROM unnest(%(tables)s::text[]) AS name"
+        "   UNION SELECT k.confrelid FROM pg_constraint k"
+        "     JOIN unnest(%(tables_of)s::text[], %(names)s::text[]) AS d(tab, con)"
+        "       ON k.conrelid = to_regclass(d.tab) AND k.conname = trim(both '\"' from d.con)"
+        "     WHERE k.contype = 'f')"
+        " ORDER BY 1",
+        {
+            "tables": tables,
+            "tables_of": [table for table, _ in constraints],
+            "names": [name for _, name in constraints],
+        },
+    )
+    return list(found.scalars())
 
 
 def _milliseconds(seconds: float) -> int:
@@ -579,7 +706,7 @@ def _milliseconds(seconds: float) -> int:
 def _configure_session(connection: sa.Connection, request: MigrationRequest) -> None:
     """Bound what the migration's session can do to others, whatever its runner does."""
     settings = {
-        "lock_timeout": _milliseconds(request.lock_timeout),
+        "lock_timeout": _milliseconds(request.lock_schedule()[0]),
         "statement_timeout": _milliseconds(request.statement_timeout),
         "idle_in_transaction_session_timeout": _milliseconds(request.idle_in_transaction_timeout),
         # The server's side of the keepalives (ignored on a Unix socket).
@@ -603,7 +730,10 @@ def _rollback_quietly(connection: sa.Connection) -> None:
 
 
 def _is_lock_timeout(exc: BaseException) -> bool:
-    return getattr(getattr(exc, "orig", None), "pgcode", None) == "55P03"
+    """Whether a statement gave up waiting for a lock (lock_timeout, or the statement
+    timeout of the statement that takes a revision's locks)."""
+    code = getattr(getattr(exc, "orig", None), "pgcode", None)
+    return code == "55P03" or (code == "57014" and getattr(exc, "waiting_for_locks", False))
 
 
 def _step_failure(request, connection, direction, steps, exc, retries=0) -> MigrationError:
@@ -627,10 +757,16 @@ def _step_failure(request, connection, direction, steps, exc, retries=0) -> Migr
         failed = steps[0]
     what = reason(exc, request.url)
     if _is_lock_timeout(exc):
-        tries = f"{retries + 1} attempts of " if retries else ""
-        what += (
-            f" ({tries}{request.lock_timeout:g} seconds each waiting for a table lock held by "
-            "another session; retry when it is gone, or raise lock_timeout)"
+        tried = request.lock_schedule()[: retries + 1]
+        tries = f"{len(tried)} attempts of " if len(tried) > 1 else ""
+        each = f"{tried[0]:g}" if len(set(tried)) == 1 else f"{min(tried):g} to {max(tried):g}"
+        advice = (
+            "raise lock_timeout" if request.lock_timeout is not None else "lengthen lock_timeouts"
+        )
+        what = (
+            "canceling statement due to lock timeout "
+            f"({tries}{each} seconds each waiting for a table lock held by another session; "
+            f"retry when it is gone, or {advice})"
         )
     if now is None:
         left = "and the database cannot be reached now to tell its revision; run again"

@@ -218,3 +218,92 @@ def test_a_locked_table_makes_the_migration_give_up_while_traffic_keeps_flowing(
     result = run(database, scripts)
     assert [step.revision for step in result.applied] == ["10cced000001"]
     assert database.scalar("SELECT count(*) FROM users") == served
+
+
+class Traffic:
+    """An application reading `table` every 50 ms from its own connection, timing each read."""
+
+    def __init__(self, database, table: str) -> None:
+        self.database, self.table = database, table
+        self.latencies: list[float] = []
+        self.errors: list[BaseException] = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run)
+
+    def _run(self) -> None:
+        engine = self.database.engine()
+        with engine.connect() as connection:
+            connection.exec_driver_sql("SET statement_timeout = '30s'")
+            while not self.stop.is_set():
+                started = time.monotonic()
+                try:
+                    connection.execute(sa.text(f"SELECT count(*) FROM {self.table}")).scalar()
+                    connection.rollback()
+                except Exception as exc:  # counted, and the test fails on it
+                    self.errors.append(exc)
+                    connection.rollback()
+                self.latencies.append(time.monotonic() - started)
+                time.sleep(0.05)
+        engine.dispose()
+
+    def __enter__(self) -> Traffic:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop.set()
+        self.thread.join()
+
+
+def hold_access_share(database, table: str, seconds: float) -> threading.Thread:
+    """An application transaction that reads `table` and stays open for `seconds`."""
+
+    def hold() -> None:
+        engine = database.engine()
+        with engine.connect() as connection:
+            connection.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar()
+            time.sleep(seconds)
+            connection.rollback()
+        engine.dispose()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    time.sleep(0.3)  # the holder has its lock before the migration starts
+    return holder
+
+
+@pytest.mark.parametrize(
+    "revision, held, read",
+    [
+        # A column added to requests while a reader of requests keeps its transaction open.
+        ("10cced000002", "requests", "requests"),
+        # 33e97be2731d takes requests and, to drop its foreign key, api_keys: with a
+        # reader holding api_keys, requests must not stay locked while it waits.
+        ("33e97be2731d", "api_keys", "requests"),
+    ],
+    ids=["one-table", "two-tables"],
+)
+def test_with_the_defaults_traffic_never_queues_long_behind_a_migration(
+    database, scripts, revision, held, read
+):
+    if revision == "33e97be2731d":
+        run(database, revision="34d3f5866348")
+    else:
+        run(database)
+        add_revision(
+            scripts, revision, HEAD, "add requests note",
+            "op.add_column('requests', sa.Column('note', sa.Text))",
+        )  # fmt: skip
+    holder = hold_access_share(database, held, seconds=3)
+    with Traffic(database, read) as traffic:
+        time.sleep(0.3)
+        started = time.monotonic()
+        result = run(database, scripts, revision=revision)
+        took = time.monotonic() - started
+        time.sleep(0.3)
+    holder.join()
+    assert [step.revision for step in result.applied] == [revision]
+    assert took > 2, "the migration should have had to wait for the holder"
+    assert traffic.errors == []
+    # The first lock attempts last 0.1 s: no read waits much longer than an attempt.
+    assert max(traffic.latencies) < 1.0, sorted(traffic.latencies)[-5:]

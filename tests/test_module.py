@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import subprocess
 
+import pytest
+
 from tests.conftest import MIGRATIONS, ROOT
 from tests.helpers import (
     BIN,
@@ -149,3 +151,25 @@ def test_the_module_reaches_a_local_host_through_a_pipe_never_as_a_file_with_its
     assert "ESTABLISH LOCAL CONNECTION" in output
     assert "AnsiballZ_alembic_migrate.py" not in output
     assert " PUT " not in output
+
+
+@pytest.mark.parametrize(
+    "option, named",
+    [
+        ("connect_timeout=0", "connect_timeout must be a whole number of seconds from 1"),
+        ("lock_timeout=nan", "lock_timeout must be a number of seconds from 0.001"),
+        ("lock_timeout=inf", "lock_timeout must be a number of seconds from 0.001"),
+        ("lock_timeout=1e10", "lock_timeout must be a number of seconds from 0.001"),
+        ("lock_timeout=0.0001", "lock_timeout must be a number of seconds from 0.001"),
+        ("lock_timeouts=0.1,0", "lock_timeouts must be a number of seconds from 0.001"),
+        ("migration_lock_timeout=-1", "migration_lock_timeout must be a number of seconds"),
+        ("statement_timeout=inf", "statement_timeout must be a number of seconds"),
+        ("lock_retries=-1", "lock_retries must be from 0 to 1000"),
+    ],
+)
+def test_module_refuses_numbers_that_cannot_work_in_one_sentence(database, option, named):
+    completed, result = ansible(f"script_location={MIGRATIONS}", url_arg(database), option)
+    assert completed.returncode != 0
+    assert result["msg"].startswith(named), result["msg"]
+    assert "\n" not in result["msg"] and "please report" not in result["msg"]
+    assert database.scalar("SELECT to_regclass('public.alembic_version') IS NULL") is True
