@@ -156,6 +156,9 @@ options:
 notes:
   - Supports check mode and diff mode.
   - Passwords given in O(url) or O(login_password) never appear in results or errors.
+  - Ad hoc (C(ansible HOST -m alembic_migrate -a ...)), leave the password out of the
+    arguments - ansible-core prints a failed ad hoc task's arguments whatever C(no_log)
+    says - and let libpq read it on the host from C(PGPASSWORD) or C(~/.pgpass).
 requirements:
   - alembic
   - SQLAlchemy >= 2.0

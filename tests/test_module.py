@@ -173,3 +173,22 @@ def test_module_refuses_numbers_that_cannot_work_in_one_sentence(database, optio
     assert result["msg"].startswith(named), result["msg"]
     assert "\n" not in result["msg"] and "please report" not in result["msg"]
     assert database.scalar("SELECT to_regclass('public.alembic_version') IS NULL") is True
+
+
+def test_ad_hoc_use_can_leave_the_password_out_of_the_arguments(database, monkeypatch):
+    """ansible-core prints a failed ad-hoc task's arguments, no_log or not; libpq reads
+    PGPASSWORD (or ~/.pgpass), so the password need not be among them."""
+    monkeypatch.setenv("PGPASSWORD", database.owner_password)
+    without = database.url.set(password=None).render_as_string(hide_password=False)
+    completed, result = ansible(f"script_location={MIGRATIONS}", f"url={without}")
+    assert completed.returncode == 0, completed.stdout[-2000:]
+    assert result["changed"] is True and result["after"] == [head_revision()]
+
+    elsewhere = database.url.set(password=None, database="nosuchdb")
+    completed, _ = ansible(
+        f"script_location={MIGRATIONS}",
+        f"url={elsewhere.render_as_string(hide_password=False)}",
+        json_output=False,
+    )
+    assert completed.returncode != 0
+    assert database.owner_password not in completed.stdout + completed.stderr
