@@ -235,6 +235,7 @@ import time  # noqa: E402
 
 from ansible.module_utils.alembic_head_check import (  # noqa: E402
     APPLICATION_NAME,
+    CannotConnect,
     login_connect_args,
     recorded_head,
 )
@@ -332,12 +333,19 @@ def already_at_head(module: AnsibleModule) -> None:
     if params["url"] or params["revision"] != "head" or params["render_sql"] or module._diff:
         return
     started = time.monotonic()
-    head = recorded_head(
-        params["script_location"],
-        **login_connect_args(**{name: params[name] for name in LOGIN_OPTIONS}),
-        connect_timeout=params["connect_timeout"],
-        application_name=APPLICATION_NAME,
-    )
+    try:
+        head = recorded_head(
+            params["script_location"],
+            **login_connect_args(**{name: params[name] for name in LOGIN_OPTIONS}),
+            connect_timeout=params["connect_timeout"],
+            application_name=APPLICATION_NAME,
+        )
+    except CannotConnect as failure:
+        # The usual path would wait as long again to fail the same way: say it now.
+        from ansible.module_utils.alembic_migration import build_url, connection_failure
+
+        url = build_url(**{name: params[name] for name in LOGIN_OPTIONS})
+        module.fail_json(msg=str(connection_failure(url, failure.error)))
     if head is not None:
         module.exit_json(
             changed=False,

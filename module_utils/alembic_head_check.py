@@ -6,14 +6,16 @@ check itself. This module answers the common case with the standard library and
 psycopg2 alone: the revision ids are read from the scripts' source (never executed),
 the recorded revision with one connection and two queries. It answers only when it
 is sure; whenever something is unusual (several heads, branch labels or dependencies,
-a value that is not a literal, a script it cannot parse, a connection or query that
-fails) it answers None, and the module decides the usual way, with Alembic, which
-also gives the error message.
+a value that is not a literal, a script it cannot parse or whose imports cannot be
+found, a query that fails) it answers None, and the module decides the usual way, with
+Alembic, which also gives the error message. A connection that fails raises
+CannotConnect instead: the usual path would wait as long to fail the same way.
 """
 
 from __future__ import annotations
 
 import ast
+import importlib.util
 import os
 import re
 
@@ -27,6 +29,15 @@ APPLICATION_NAME = "backend-db alembic_migrate"
 # The names Alembic reads from a revision script, and the files it takes for scripts.
 REVISION_NAMES = ("revision", "down_revision", "branch_labels", "depends_on")
 SCRIPT_FILE = re.compile(r"^(?!\.#|__init__)[^/]*\.py$")
+
+
+class CannotConnect(Exception):
+    """The connection itself failed. The usual path would fail the same way after the
+    same wait, so the module reports this one instead of waiting twice."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 def login_connect_args(
@@ -55,7 +66,8 @@ def login_connect_args(
 def single_head(script_location: str) -> str | None:
     """The one head revision of the scripts, from their source; None when unsure."""
     versions = os.path.join(script_location, "versions")
-    if not os.path.isfile(os.path.join(script_location, "env.py")) or not os.path.isdir(versions):
+    env_py = os.path.join(script_location, "env.py")
+    if not os.path.isfile(env_py) or not os.path.isdir(versions) or _parse(env_py) is None:
         return None
     revisions: set[str] = set()
     parents: set[str] = set()
@@ -79,11 +91,36 @@ def single_head(script_location: str) -> str | None:
     return heads.pop() if len(heads) == 1 and parents <= revisions else None
 
 
-def _revision_values(path: str) -> dict[str, object] | None:
+def _parse(path: str) -> ast.Module | None:
     try:
         with open(path, encoding="utf-8") as source:
-            tree = ast.parse(source.read(), path)
+            return ast.parse(source.read(), path)
     except (OSError, SyntaxError, ValueError):
+        return None
+
+
+def _imports_resolve(tree: ast.Module) -> bool:
+    """Whether every module a script imports at its top can be found (not imported:
+    finding a module reads directories only). Alembic imports each script, so one that
+    cannot be found fails the usual path."""
+    for node in tree.body:
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level or not node.module:
+                return False  # relative: only Alembic can tell
+            names = [node.module]
+        else:
+            continue
+        for name in names:
+            if importlib.util.find_spec(name.split(".")[0]) is None:
+                return False
+    return True
+
+
+def _revision_values(path: str) -> dict[str, object] | None:
+    tree = _parse(path)
+    if tree is None or not _imports_resolve(tree):
         return None
     values: dict[str, object] = {}
     for node in tree.body:
@@ -112,6 +149,8 @@ def recorded_head(script_location: str, **connect_args: object) -> str | None:
         return None
     try:
         connection = psycopg2.connect(**connect_args)
+    except psycopg2.OperationalError as exc:
+        raise CannotConnect(exc) from None
     except psycopg2.Error:
         return None
     try:

@@ -25,6 +25,7 @@ import io
 import os
 import re
 import time
+import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -283,11 +284,16 @@ def connect(url: URL, connect_timeout: int) -> Iterator[sa.Connection]:
         try:
             connection = engine.connect()
         except DBAPIError as exc:
-            raise MigrationError(f"cannot connect to {describe(url)}: {reason(exc, url)}") from None
+            raise connection_failure(url, exc) from None
         with connection:
             yield connection
     finally:
         engine.dispose()
+
+
+def connection_failure(url: URL, error: BaseException) -> MigrationError:
+    """What a failed connection says, the same from either of the module's paths."""
+    return MigrationError(f"cannot connect to {describe(url)}: {reason(error, url)}")
 
 
 @contextmanager
@@ -371,6 +377,17 @@ def resolve_target(scripts: ScriptDirectory, revision: str, script_location: str
         return None
     found = find_revision(scripts, revision)
     if found is None:
+        candidates = sorted(
+            script.revision
+            for script in scripts.walk_revisions()
+            if script.revision.startswith(revision)
+        )
+        if len(candidates) > 1:
+            raise MigrationError(
+                f"revision {revision!r} is ambiguous: {', '.join(candidates[:-1])} and "
+                f"{candidates[-1]} {'both' if len(candidates) == 2 else 'all'} start with it; "
+                "give more of the id"
+            )
         raise MigrationError(
             f"revision {revision!r} is not one of the migration scripts in {script_location}; "
             "use head, base or a revision id listed by `alembic history`"
@@ -502,16 +519,46 @@ def _step(scripts: ScriptDirectory, revision: str) -> Step:
     return Step(revision=revision, message=(script.doc or "").strip())
 
 
+@contextmanager
+def running_env_py(script_location: str) -> Iterator[None]:
+    """Blame on env.py what env.py itself does wrong, rather than a revision or us."""
+    env_py = os.path.join(script_location, "env.py")
+    try:
+        yield
+    except SystemExit as exc:
+        said = f"with status {exc.code}" if isinstance(exc.code, int) else "saying why"
+        raise MigrationError(
+            f"env.py in {script_location} exited {said} instead of running the migrations; "
+            "fix env.py"
+        ) from None
+    except MigrationError:
+        raise
+    except Exception as exc:
+        # The innermost frame in the scripts' directory says whose code failed.
+        ours = [
+            frame.f_code.co_filename
+            for frame, _ in traceback.walk_tb(exc.__traceback__)
+            if os.path.abspath(frame.f_code.co_filename).startswith(script_location + os.sep)
+        ]
+        if ours and os.path.abspath(ours[-1]) == env_py:
+            raise MigrationError(
+                f"env.py in {script_location} failed: {type(exc).__name__}: "
+                f"{' '.join(str(exc).split())}; fix env.py"
+            ) from None
+        raise
+
+
 def render_sql(
     script_location: str, direction: str, current: str | None, target: str | None
 ) -> str:
     """The SQL of the planned steps, rendered offline (nothing is sent to the database)."""
     buffer = io.StringIO()
     config = alembic_config(script_location, output_buffer=buffer)
-    if direction == "upgrade":
-        command.upgrade(config, f"{current}:{target}" if current else str(target), sql=True)
-    elif direction == "downgrade":
-        command.downgrade(config, f"{current}:{target or 'base'}", sql=True)
+    with running_env_py(script_location):
+        if direction == "upgrade":
+            command.upgrade(config, f"{current}:{target}" if current else str(target), sql=True)
+        elif direction == "downgrade":
+            command.downgrade(config, f"{current}:{target or 'base'}", sql=True)
     return buffer.getvalue()
 
 
@@ -605,9 +652,13 @@ def _run_steps(request, connection, location, direction, current, target, steps)
         tables, constraints = tables_to_lock(sql)
         for attempt, timeout in enumerate(schedule):
             try:
-                _apply(config, connection, request, direction, destination, sql, tables,
-                       constraints, timeout)  # fmt: skip
+                with running_env_py(location):
+                    _apply(config, connection, request, direction, destination, sql, tables,
+                           constraints, timeout)  # fmt: skip
                 break
+            except MigrationError:
+                _rollback_quietly(connection)
+                raise
             except Exception as exc:
                 _rollback_quietly(connection)
                 if _is_lock_timeout(exc) and attempt + 1 < len(schedule):

@@ -5,9 +5,11 @@ from __future__ import annotations
 import ast
 import json
 import os
+import socket
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import yaml
@@ -150,3 +152,21 @@ def documented_options(module: str) -> dict:
         if isinstance(node, ast.Assign) and node.targets[0].id == "DOCUMENTATION"
     )
     return yaml.safe_load(documentation)["options"]
+
+
+def silent_server() -> tuple[socket.socket, int, list]:
+    """A loopback port that accepts connections and never answers."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    accepted: list = []  # held by the caller so the accepted socket stays open
+
+    def accept_forever() -> None:
+        while True:
+            try:
+                accepted.append(server.accept())
+            except OSError:
+                return
+
+    threading.Thread(target=accept_forever, daemon=True).start()
+    return server, server.getsockname()[1], accepted

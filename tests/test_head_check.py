@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
 from sqlalchemy.dialects.postgresql.psycopg2 import PGDialect_psycopg2
 
 from module_utils import alembic_head_check, alembic_migration
-from module_utils.alembic_head_check import login_connect_args, recorded_head, single_head
+from module_utils.alembic_head_check import (
+    CannotConnect,
+    login_connect_args,
+    recorded_head,
+    single_head,
+)
 from tests.conftest import MIGRATIONS
 from tests.helpers import (
     add_locale_revision,
@@ -19,6 +25,7 @@ from tests.helpers import (
     head_revision,
     run,
     run_module,
+    silent_server,
 )
 
 
@@ -113,8 +120,10 @@ def test_recorded_head_only_when_the_database_records_exactly_the_head(database,
     assert recorded_head(str(MIGRATIONS), **connect_args(database)) == head_revision()
     add_locale_revision(scripts)
     assert recorded_head(str(scripts), **connect_args(database)) is None  # one behind
+    # A failed connection is not "unsure": the usual path would fail the same way.
     wrong = dict(connect_args(database), password="not-the-password")
-    assert recorded_head(str(MIGRATIONS), **wrong) is None
+    with pytest.raises(CannotConnect, match="password authentication failed"):
+        recorded_head(str(MIGRATIONS), **wrong)
 
 
 def test_module_no_op_answer_matches_the_full_check(database):
@@ -151,3 +160,50 @@ def test_module_no_op_run_does_not_import_alembic(database, tmp_path, monkeypatc
 
 def test_both_paths_name_their_connections_alike():
     assert alembic_head_check.APPLICATION_NAME == alembic_migration.APPLICATION_NAME
+
+
+@pytest.mark.parametrize(
+    "damage", ["env.py with a syntax error", "a revision importing a missing module"]
+)
+def test_both_paths_refuse_scripts_the_full_path_cannot_load(database, scripts, damage):
+    run(database)  # at head, with the intact scripts
+    if damage.startswith("env.py"):
+        env = scripts / "env.py"
+        env.write_text(env.read_text() + "\ndef broken(:\n")
+    else:
+        (initial,) = (scripts / "versions").glob("*_34d3f5866348_*.py")
+        initial.write_text("import backend_db_no_such_module\n" + initial.read_text())
+    url = database.url.render_as_string(hide_password=False)
+    answers = [
+        run_module("alembic_migrate", f"script_location={scripts}", *options)
+        for options in (login_options(database), [f"url={url}"])
+    ]
+    (login, login_result), (by_url, url_result) = answers
+    assert login.returncode != 0 and by_url.returncode != 0, login_result
+    assert login_result["msg"] == url_result["msg"]
+    assert login_result["msg"].startswith(f"cannot load the migration scripts in {scripts}")
+
+
+def test_an_unreachable_server_costs_one_connect_timeout_on_either_path(database):
+    server, port, accepted = silent_server()
+    try:
+        timings, messages = [], []
+        for options in (
+            ["login_host=127.0.0.1", f"login_port={port}", f"login_user={database.url.username}",
+             f"login_db={database.name}"],
+            [f"url={database.url.set(port=port).render_as_string(hide_password=False)}"],
+        ):  # fmt: skip
+            started = time.monotonic()
+            completed, result = run_module(
+                "alembic_migrate", f"script_location={MIGRATIONS}", "connect_timeout=2", *options
+            )
+            timings.append(time.monotonic() - started)
+            assert completed.returncode != 0
+            messages.append(result["msg"])
+        assert accepted, "the client never reached the silent server"
+    finally:
+        server.close()
+    assert messages[0] == messages[1], messages
+    assert messages[0].startswith(f"cannot connect to database {database.name} on 127.0.0.1:{port}")
+    # Ansible's own start-up costs about a second; a second connect would add two more.
+    assert timings[0] < timings[1] + 1.5, timings

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import secrets
 import socket
-import threading
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -19,7 +18,14 @@ from module_utils.alembic_migration import (
     migrate,
 )
 from tests import catalog
-from tests.helpers import add_locale_revision, add_revision, head_revision, lineage, run
+from tests.helpers import (
+    add_locale_revision,
+    add_revision,
+    head_revision,
+    lineage,
+    run,
+    silent_server,
+)
 
 HEAD = head_revision()
 # Every revision, base to head: what an upgrade from an empty database applies.
@@ -212,24 +218,6 @@ def test_a_statement_waiting_on_a_table_lock_gives_up_after_lock_timeout(databas
     assert run(database, scripts).changed
 
 
-def _silent_server() -> tuple[socket.socket, int, list]:
-    """A loopback port that accepts connections and never answers."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(16)
-    accepted: list = []  # held by the caller so the accepted socket stays open
-
-    def accept_forever() -> None:
-        while True:
-            try:
-                accepted.append(server.accept())
-            except OSError:
-                return
-
-    threading.Thread(target=accept_forever, daemon=True).start()
-    return server, server.getsockname()[1], accepted
-
-
 def _request(url, location="migrations", **options) -> MigrationRequest:
     return MigrationRequest(script_location=str(location), url=url, **options)
 
@@ -252,7 +240,7 @@ def test_unreachable_server(database):
 
 
 def test_connecting_to_a_silent_server_times_out(database):
-    server, port, accepted = _silent_server()
+    server, port, accepted = silent_server()
     try:
         message = error_of(_request(database.url.set(port=port), connect_timeout=2))
         assert accepted, "the client never reached the silent server"
@@ -449,3 +437,34 @@ def test_migrating_as_a_superuser_is_refused_with_the_reason(postgres, database)
 
 def run_url(url, location="migrations", **options):
     return migrate(_request(url, location, **options))
+
+
+def test_an_ambiguous_revision_prefix_is_named_with_its_candidates(database):
+    message = error_of(_request(database.url, revision="3"))
+    assert message == (
+        "revision '3' is ambiguous: 33e97be2731d and 34d3f5866348 both start with it; "
+        "give more of the id"
+    )
+    assert database.scalar("SELECT to_regclass('public.users') IS NULL") is True
+
+
+@pytest.mark.parametrize(
+    "inserted, said",
+    [
+        ("raise RuntimeError('settings missing')", "failed: RuntimeError: settings missing"),
+        ("sys.exit(3)", "exited with status 3 instead of running the migrations"),
+    ],
+    ids=["raises", "exits"],
+)
+def test_an_env_py_that_fails_is_blamed_on_env_py(database, scripts, inserted, said):
+    run(database)
+    add_locale_revision(scripts, "e0f0e0000001")
+    env = scripts / "env.py"
+    env.write_text(
+        env.read_text().replace(
+            "config = context.config\n", f"config = context.config\n{inserted}\n"
+        )
+    )
+    message = error_of(_request(database.url, scripts))
+    assert message == f"env.py in {scripts} {said}; fix env.py", message
+    assert database.scalar("SELECT version_num FROM alembic_version") == HEAD
