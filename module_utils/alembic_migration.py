@@ -71,6 +71,12 @@ _DROPPED_CONSTRAINT = re.compile(
     rf"DROP\s+CONSTRAINT\s+(?:IF\s+EXISTS\s+)?(?P<constraint>{_NAME})",
     re.IGNORECASE,
 )
+# The indexes a revision builds CONCURRENTLY: a failed or killed earlier build of one
+# left it behind INVALID, under the name the revision needs.
+_CONCURRENT_INDEX = re.compile(
+    rf"\bCREATE\s+(?:UNIQUE\s+)?INDEX\s+CONCURRENTLY\s+(?:IF\s+NOT\s+EXISTS\s+)?(?P<index>{_NAME})",
+    re.IGNORECASE,
+)
 # ALTER TABLE ... VALIDATE CONSTRAINT is built to run beside traffic: no table lock first.
 _VALIDATE_ONLY = re.compile(
     rf"^\s*ALTER\s+TABLE\s+(?:ONLY\s+)?{_NAME}\s+VALIDATE\s+CONSTRAINT\s+{_NAME}\s*$",
@@ -697,6 +703,7 @@ def _apply(config, connection, request, direction, destination, sql, tables, con
         # autocommit_block handles them; each statement waits at most the attempt's time.
         with connection.begin():
             connection.exec_driver_sql(f"SET lock_timeout = {wait}")
+        _drop_invalid_leftovers(connection, _CONCURRENT_INDEX.findall(sql))
         _run_alembic(config, direction, destination)
         if connection.in_transaction():
             connection.commit()
@@ -720,6 +727,36 @@ def _apply(config, connection, request, direction, destination, sql, tables, con
             )
         # Alembic sees a transaction already open and runs the revision inside it.
         _run_alembic(config, direction, destination)
+
+
+def _drop_invalid_leftovers(connection: sa.Connection, indexes: list[str]) -> None:
+    """Drop what an interrupted concurrent build of these indexes left behind: an index
+    PostgreSQL marked INVALID (never used by queries, still maintained on every write),
+    which would make the build fail with "already exists"."""
+    if not indexes:
+        return
+    with connection.begin():
+        invalid = (
+            connection.exec_driver_sql(
+                "SELECT format('%%I.%%I', n.nspname, c.relname) FROM pg_index i"
+                " JOIN pg_class c ON c.oid = i.indexrelid"
+                " JOIN pg_namespace n ON n.oid = c.relnamespace"
+                " WHERE NOT i.indisvalid AND i.indexrelid IN"
+                " (SELECT to_regclass(name) FROM unnest(%(names)s::text[]) AS name)",
+                {"names": indexes},
+            )
+            .scalars()
+            .all()
+        )
+    # DROP INDEX CONCURRENTLY, like the build, runs outside a transaction.
+    raw = connection.connection.dbapi_connection
+    raw.autocommit = True
+    try:
+        with raw.cursor() as cursor:
+            for name in invalid:
+                cursor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
+    finally:
+        raw.autocommit = False
 
 
 def _run_alembic(config, direction, destination) -> None:

@@ -468,3 +468,35 @@ def test_an_env_py_that_fails_is_blamed_on_env_py(database, scripts, inserted, s
     message = error_of(_request(database.url, scripts))
     assert message == f"env.py in {scripts} {said}; fix env.py", message
     assert database.scalar("SELECT version_num FROM alembic_version") == HEAD
+
+
+def test_an_index_built_concurrently_and_an_invalid_leftover_of_a_failed_build(database, scripts):
+    run(database)
+    database.execute(
+        "INSERT INTO users (email, display_name) VALUES ('a@x.io', 'dup'), ('b@x.io', 'dup')"
+    )
+    add_revision(
+        scripts, "c0c0c0000001", HEAD, "index display names concurrently",
+        """
+        with op.get_context().autocommit_block():
+            op.create_index("ux_users_display_name", "users", ["display_name"], unique=True,
+                            postgresql_concurrently=True)
+        """,
+        downgrade="""
+        with op.get_context().autocommit_block():
+            op.drop_index("ux_users_display_name", table_name="users", postgresql_concurrently=True)
+        """,
+    )  # fmt: skip
+    valid = (
+        "SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass('ux_users_display_name')"
+    )
+    message = error_of(_request(database.url, scripts))
+    assert "c0c0c0000001" in message and "could not create unique index" in message, message
+    # PostgreSQL leaves a failed concurrent build behind as an INVALID index.
+    assert database.scalar(valid) is False
+    database.execute("UPDATE users SET display_name = email WHERE display_name = 'dup'")
+    result = run(database, scripts)
+    assert [step.revision for step in result.applied] == ["c0c0c0000001"]
+    assert database.scalar(valid) is True
+    assert run(database, scripts, revision=HEAD, allow_downgrade=True).changed
+    assert database.scalar("SELECT to_regclass('ux_users_display_name') IS NULL") is True
