@@ -15,6 +15,7 @@ CannotConnect instead: the usual path would wait as long to fail the same way.
 from __future__ import annotations
 
 import ast
+import importlib.machinery
 import importlib.util
 import os
 import re
@@ -99,10 +100,11 @@ def _parse(path: str) -> ast.Module | None:
         return None
 
 
-def _imports_resolve(tree: ast.Module) -> bool:
+def _imports_resolve(tree: ast.Module, project_root: str) -> bool:
     """Whether every module a script imports at its top can be found (not imported:
-    finding a module reads directories only). Alembic imports each script, so one that
-    cannot be found fails the usual path."""
+    finding a module reads directories only), on the path or in the project's root,
+    which env.py puts on the path. Alembic imports each script, so one that cannot be
+    found fails the usual path."""
     for node in tree.body:
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
@@ -113,14 +115,19 @@ def _imports_resolve(tree: ast.Module) -> bool:
         else:
             continue
         for name in names:
-            if importlib.util.find_spec(name.split(".")[0]) is None:
+            top = name.split(".")[0]
+            if importlib.util.find_spec(top) is None and (
+                importlib.machinery.PathFinder.find_spec(top, [project_root]) is None
+            ):
                 return False
     return True
 
 
 def _revision_values(path: str) -> dict[str, object] | None:
     tree = _parse(path)
-    if tree is None or not _imports_resolve(tree):
+    # versions/NAME.py -> the project's root, two directories up from versions/.
+    project_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(path))))
+    if tree is None or not _imports_resolve(tree, project_root):
         return None
     values: dict[str, object] = {}
     for node in tree.body:

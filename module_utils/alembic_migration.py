@@ -698,9 +698,11 @@ def tables_to_lock(sql: str) -> tuple[list[str], list[tuple[str, str]]]:
 def _apply(config, connection, request, direction, destination, sql, tables, constraints, timeout):
     """One attempt at one revision: its table locks first, then the revision, committed."""
     wait = _milliseconds(timeout)
-    if "CONCURRENTLY" in sql.upper():
-        # Concurrent index builds cannot run in a transaction: Alembic's own
-        # autocommit_block handles them; each statement waits at most the attempt's time.
+    if "CONCURRENTLY" in sql.upper() or sql.upper().count("COMMIT;") > 1:
+        # Concurrent index builds and batched backfills run outside the revision's
+        # transaction, in Alembic's own autocommit_block (which writes a COMMIT into the
+        # rendered SQL): no locks can be taken for them up front. Each of their
+        # statements waits for a lock at most the attempt's time.
         with connection.begin():
             connection.exec_driver_sql(f"SET lock_timeout = {wait}")
         _drop_invalid_leftovers(connection, _CONCURRENT_INDEX.findall(sql))

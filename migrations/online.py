@@ -1,0 +1,39 @@
+"""Helpers for revisions that run beside live traffic.
+
+A revision imports them as ``from migrations.online import backfill_in_batches``
+(env.py puts the project's root on the path). docs/operations.md shows each safe
+pattern with an example revision that the tests apply.
+"""
+
+from __future__ import annotations
+
+from alembic import context, op
+
+
+def backfill_in_batches(table: str, assignments: str, pending: str, batch_size: int = 5000) -> int:
+    """Set ``assignments`` on the rows of ``table`` that ``pending`` matches, at most
+    ``batch_size`` rows per transaction, until none is left; return how many it changed.
+
+    Each batch locks only its own rows and commits at once (Alembic's autocommit block),
+    so no long transaction holds locks or keeps old row versions alive, and application
+    writes to other rows go on. A batch waits for rows the application holds no longer
+    than the migration's lock timeout; if it gives up, the revision is tried again and
+    the batches already committed stay done. ``pending`` must stop matching a row once
+    it is set, or the loop would not end. Call it apart from the revision's other
+    statements, which run in the revision's transaction.
+    """
+    statement = (
+        f"UPDATE {table} SET {assignments} WHERE ctid = ANY (ARRAY("
+        f"SELECT ctid FROM {table} WHERE {pending} LIMIT {int(batch_size)} FOR UPDATE))"
+    )
+    with op.get_context().autocommit_block():
+        if context.is_offline_mode():
+            # Rendered once for review; run, it repeats until no row is left.
+            op.execute(f"{statement} -- repeated until it updates no row")
+            return 0
+        total = 0
+        while True:
+            changed = op.get_bind().exec_driver_sql(statement).rowcount
+            if changed == 0:
+                return total
+            total += changed
