@@ -219,6 +219,17 @@ applied:
   type: list
   elements: dict
   sample: [{"revision": "34d3f5866348", "message": "initial schema"}]
+attempts:
+  description:
+    - Each attempt at a revision, in order, with the lock timeout it had
+      (C(lock_timeout)), when it started in seconds into the run (C(started)), how long
+      it took (C(seconds)) and its C(outcome) - C(applied), C(timeout) (its locks were not
+      granted in time; the next attempt follows) or C(failed). Empty when nothing ran.
+  returned: success
+  type: list
+  elements: dict
+  sample: [{"revision": "34d3f5866348", "lock_timeout": 0.1, "started": 0.05, "seconds": 0.1,
+            "outcome": "timeout"}]
 sql:
   description: The SQL of the pending revisions, rendered offline. Also shown as the diff.
   returned: in diff mode, or when O(render_sql=true)
@@ -355,6 +366,7 @@ def already_at_head(module: AnsibleModule) -> None:
             target=head,
             pending=[],
             applied=[],
+            attempts=[],
             elapsed=round(time.monotonic() - started, 4),
         )
 

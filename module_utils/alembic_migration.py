@@ -163,6 +163,9 @@ class MigrationResult:
     applied: list[Step] = field(default_factory=list)
     sql: str | None = None
     elapsed: float = 0.0
+    # Each attempt at a revision: its lock timeout, when it started (seconds into the
+    # run), how long it took and whether it got its locks ("applied") or not ("timeout").
+    attempts: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         result: dict[str, Any] = {
@@ -173,6 +176,7 @@ class MigrationResult:
             "target": self.target,
             "pending": [step.as_dict() for step in self.pending],
             "applied": [step.as_dict() for step in self.applied],
+            "attempts": self.attempts,
             "elapsed": round(self.elapsed, 4),
         }
         if self.sql is not None:
@@ -594,14 +598,20 @@ def migrate(request: MigrationRequest) -> MigrationResult:
                     request, scripts, connection, location, target
                 )
                 sql = _sql(request, location, direction, current, target, steps)
-                if steps:
-                    _run_steps(request, connection, location, direction, current, target, steps)
+                attempts = (
+                    _run_steps(
+                        request, connection, location, direction, current, target, steps, started
+                    )
+                    if steps
+                    else []
+                )
                 after = list(current_revisions(connection))
                 applied = steps
         else:
             sql = _sql(request, location, direction, current, target, steps)
             after = [target] if (steps and target) else ([] if steps else list(before))
             applied = []
+            attempts = []
     return MigrationResult(
         changed=bool(steps),
         direction=direction,
@@ -612,6 +622,7 @@ def migrate(request: MigrationRequest) -> MigrationResult:
         applied=applied,
         sql=sql,
         elapsed=time.monotonic() - started,
+        attempts=attempts,
     )
 
 
@@ -637,7 +648,9 @@ def _sql(request, location, direction, current, target, steps) -> str | None:
     return render_sql(location, direction, current, target) if steps else ""
 
 
-def _run_steps(request, connection, location, direction, current, target, steps) -> None:
+def _run_steps(
+    request, connection, location, direction, current, target, steps, started
+) -> list[dict[str, Any]]:
     """Apply the steps one revision at a time, each within the lock schedule.
 
     Each attempt at a revision first takes, in one statement bounded by the attempt's
@@ -648,6 +661,7 @@ def _run_steps(request, connection, location, direction, current, target, steps)
     config.attributes["connection"] = connection
     _configure_session(connection, request)
     schedule = request.lock_schedule()
+    attempts: list[dict[str, Any]] = []
     previous = current
     for index, step in enumerate(steps):
         if direction == "upgrade":
@@ -657,21 +671,32 @@ def _run_steps(request, connection, location, direction, current, target, steps)
         sql = render_sql(location, direction, previous, destination)
         tables, constraints = tables_to_lock(sql)
         for attempt, timeout in enumerate(schedule):
+            began = time.monotonic()
+            record = {"revision": step.revision, "lock_timeout": timeout,
+                      "started": round(began - started, 4)}  # fmt: skip
+            attempts.append(record)
             try:
                 with running_env_py(location):
                     _apply(config, connection, request, direction, destination, sql, tables,
                            constraints, timeout)  # fmt: skip
+                record.update(seconds=round(time.monotonic() - began, 4), outcome="applied")
                 break
             except MigrationError:
                 _rollback_quietly(connection)
                 raise
             except Exception as exc:
                 _rollback_quietly(connection)
-                if _is_lock_timeout(exc) and attempt + 1 < len(schedule):
+                timed_out = _is_lock_timeout(exc)
+                record.update(
+                    seconds=round(time.monotonic() - began, 4),
+                    outcome="timeout" if timed_out else "failed",
+                )
+                if timed_out and attempt + 1 < len(schedule):
                     time.sleep(request.lock_retry_pause)
                     continue
                 raise _step_failure(request, connection, direction, steps, exc, attempt) from None
         previous = destination
+    return attempts
 
 
 def tables_to_lock(sql: str) -> tuple[list[str], list[tuple[str, str]]]:

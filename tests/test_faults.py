@@ -307,3 +307,9 @@ def test_with_the_defaults_traffic_never_queues_long_behind_a_migration(
     assert traffic.errors == []
     # The first lock attempts last 0.1 s: no read waits much longer than an attempt.
     assert max(traffic.latencies) < 1.0, sorted(traffic.latencies)[-5:]
+    # The result tells the story: attempts of the default schedule timed out until the
+    # holder was gone, and the last one applied the revision.
+    outcomes = [attempt["outcome"] for attempt in result.attempts]
+    assert len(outcomes) >= 3 and outcomes[-1] == "applied", result.attempts
+    assert set(outcomes[:-1]) == {"timeout"}, result.attempts
+    assert [attempt["lock_timeout"] for attempt in result.attempts[:3]] == [0.1, 0.1, 0.1]
