@@ -211,6 +211,19 @@ def trigger_plans(connection: sa.Connection, sql: str, params: dict) -> tuple[li
     return scans([plan["Plan"] for plan in plans])
 
 
+def sizes_at(scale: float) -> dict[str, int]:
+    """How many rows fill() makes at a scale: 1.0 is 100,000 users, 10,000,000 requests."""
+    users = int(100_000 * scale)
+    return {
+        "users": users,
+        "keys": users * 10,
+        "requests": users * 100,
+        "payments": users * 2,
+        "policies": users * 3,
+        "newcomers": max(1, users // 100),
+    }
+
+
 def fill(connection: sa.Connection, sizes: dict[str, int]) -> None:
     # Foreign keys are checked by triggers; the loader's rows are consistent by
     # construction, so it skips them (superuser only) to load in minutes, not hours.
@@ -284,15 +297,8 @@ def main() -> int:
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--samples", type=int, default=25)
     args = parser.parse_args()
-    users = int(100_000 * args.scale)
-    sizes = {
-        "users": users,
-        "keys": users * 10,
-        "requests": users * 100,
-        "payments": users * 2,
-        "policies": users * 3,
-        "newcomers": max(1, users // 100),
-    }
+    sizes = sizes_at(args.scale)
+    users = sizes["users"]
     print(f"scale {args.scale}: {json.dumps(sizes)}", flush=True)
     random.seed(20261124)
 

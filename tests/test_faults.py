@@ -32,6 +32,17 @@ migrate(MigrationRequest(script_location=os.environ['SCRIPTS'], url=sa.make_url(
 """
 
 
+def start_runner(database, scripts) -> subprocess.Popen:
+    """The migration in a process of its own, which a test may signal."""
+    env = dict(
+        os.environ,
+        SCRIPTS=str(scripts),
+        URL=database.url.render_as_string(hide_password=False),
+        PYTHONPATH=str(ROOT),
+    )
+    return subprocess.Popen([sys.executable, "-c", RUNNER], env=env, cwd=ROOT)
+
+
 def wait_for(condition, timeout: float, what: str):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -68,13 +79,7 @@ def stalling(database, scripts):
 
 
 def test_sigkill_of_the_runner_mid_revision_leaves_the_previous_revision(database, stalling):
-    env = dict(
-        os.environ,
-        SCRIPTS=str(stalling),
-        URL=database.url.render_as_string(hide_password=False),
-        PYTHONPATH=str(ROOT),
-    )
-    runner = subprocess.Popen([sys.executable, "-c", RUNNER], env=env, cwd=ROOT)
+    runner = start_runner(database, stalling)
     try:
         wait_for(lambda: stalled_backend(database), 30, "the revision to be in progress")
         runner.send_signal(signal.SIGKILL)
@@ -112,13 +117,7 @@ def test_a_frozen_runner_releases_its_table_lock_within_seconds(database, script
     """A runner stopped after its DDL (paused VM, SIGSTOP) must not hold the table for long."""
     run(database)
     add_revision(scripts, FREEZING, HEAD, "add a column then freeze", FREEZING_BODY)
-    env = dict(
-        os.environ,
-        SCRIPTS=str(scripts),
-        URL=database.url.render_as_string(hide_password=False),
-        PYTHONPATH=str(ROOT),
-    )
-    runner = subprocess.Popen([sys.executable, "-c", RUNNER], env=env, cwd=ROOT)
+    runner = start_runner(database, scripts)
     try:
         wait_for(lambda: process_state(runner.pid) == "T", 60, "the runner to freeze after its DDL")
         app = database.engine().connect()
