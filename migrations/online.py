@@ -19,8 +19,11 @@ def backfill_in_batches(table: str, assignments: str, pending: str, batch_size: 
     writes to other rows go on. A batch waits for rows the application holds no longer
     than the migration's lock timeout; if it gives up, the revision is tried again and
     the batches already committed stay done. ``pending`` must stop matching a row once
-    it is set, or the loop would not end. Call it apart from the revision's other
-    statements, which run in the revision's transaction.
+    it is set. It stops after a batch that found fewer than ``batch_size`` rows: rows
+    the application writes meanwhile are its own to fill (from the expand revision on it
+    writes the new column too, or the column has a default), or a backfill on a busy
+    table would chase them for ever. Call it apart from the revision's other statements,
+    which run in the revision's transaction.
     """
     statement = (
         f"UPDATE {table} SET {assignments} WHERE ctid = ANY (ARRAY("
@@ -28,12 +31,12 @@ def backfill_in_batches(table: str, assignments: str, pending: str, batch_size: 
     )
     with op.get_context().autocommit_block():
         if context.is_offline_mode():
-            # Rendered once for review; run, it repeats until no row is left.
-            op.execute(f"{statement} -- repeated until it updates no row")
+            # Rendered once for review; run, it repeats until a batch comes up short.
+            op.execute(f"{statement} -- repeated until it updates fewer rows")
             return 0
         total = 0
         while True:
             changed = op.get_bind().exec_driver_sql(statement).rowcount
-            if changed == 0:
-                return total
             total += changed
+            if changed < batch_size:
+                return total
