@@ -847,7 +847,8 @@ def _rollback_quietly(connection: sa.Connection) -> None:
 def _is_lock_timeout(exc: BaseException) -> bool:
     """Whether a statement gave up waiting for a lock (lock_timeout, or the statement
     timeout of the statement that takes a revision's locks)."""
-    code = getattr(getattr(exc, "orig", None), "pgcode", None)
+    # SQLAlchemy wraps the driver's error (orig); a raw psycopg2 error carries it itself.
+    code = getattr(getattr(exc, "orig", None), "pgcode", None) or getattr(exc, "pgcode", None)
     return code == "55P03" or (code == "57014" and getattr(exc, "waiting_for_locks", False))
 
 

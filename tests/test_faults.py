@@ -13,7 +13,11 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from module_utils.alembic_migration import APPLICATION_NAME, MigrationError
+from module_utils.alembic_migration import (
+    APPLICATION_NAME,
+    DEFAULT_LOCK_TIMEOUTS,
+    MigrationError,
+)
 from tests.conftest import ROOT
 from tests.helpers import add_locale_revision, add_revision, head_revision, run
 
@@ -177,6 +181,7 @@ def test_server_terminating_the_backend_mid_revision_is_reported_and_rolled_back
 
 
 def test_a_locked_table_makes_the_migration_give_up_while_traffic_keeps_flowing(database, scripts):
+    """With the defaults: the whole lock schedule, then one sentence, traffic flowing."""
     run(database)
     add_locale_revision(scripts, "10cced000001")
     blocker = database.engine().connect()
@@ -186,14 +191,16 @@ def test_a_locked_table_makes_the_migration_give_up_while_traffic_keeps_flowing(
 
     def migrate_in_thread():
         try:
-            run(database, scripts, lock_timeout=0.5, lock_retries=4, lock_retry_pause=0.5)
+            run(database, scripts)
         except BaseException as exc:
             outcome["error"] = exc
 
     thread = threading.Thread(target=migrate_in_thread)
+    started = time.monotonic()
     thread.start()
     app = database.engine().connect()
-    app.exec_driver_sql("SET statement_timeout = '2s'")
+    # The schedule's longest attempt is 2 s: no query may wait longer than that.
+    app.exec_driver_sql("SET statement_timeout = '2.5s'")
     served = 0
     while thread.is_alive():
         # An application's reads and writes: each must finish within the statement timeout.
@@ -203,15 +210,19 @@ def test_a_locked_table_makes_the_migration_give_up_while_traffic_keeps_flowing(
         served += 1
         time.sleep(0.05)
     thread.join()
+    took = time.monotonic() - started
     app.close()
     blocker.rollback()
     blocker.close()
 
-    assert served >= 5, f"only {served} application transactions ran during the migration"
+    assert served >= 100, f"only {served} application transactions ran during the migration"
     message = str(outcome.get("error"))
     assert isinstance(outcome.get("error"), MigrationError), message
     assert "10cced000001" in message and "lock timeout" in message
-    assert "5 attempts of 0.5 seconds" in message
+    assert "15 attempts of 0.1 to 2 seconds each" in message
+    # The schedule's bound: its timeouts and a second's pause between attempts.
+    bound = sum(DEFAULT_LOCK_TIMEOUTS) + len(DEFAULT_LOCK_TIMEOUTS) - 1
+    assert bound - 1 < took < bound + 3, (took, bound)
     assert database.scalar("SELECT version_num FROM alembic_version") == HEAD
 
     result = run(database, scripts)
