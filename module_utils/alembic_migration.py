@@ -668,8 +668,15 @@ def _run_steps(
             destination = step.revision
         else:
             destination = steps[index + 1].revision if index + 1 < len(steps) else target
-        sql = render_sql(location, direction, previous, destination)
-        tables, constraints = tables_to_lock(sql)
+        try:
+            sql: str | None = render_sql(location, direction, previous, destination)
+        except MigrationError:
+            raise
+        except Exception:
+            # A revision that reads the database (op.get_bind()) cannot be rendered
+            # offline; it runs without locks taken up front.
+            sql = None
+        tables, constraints = tables_to_lock(sql) if sql is not None else ([], [])
         for attempt, timeout in enumerate(schedule):
             began = time.monotonic()
             record = {"revision": step.revision, "lock_timeout": timeout,
@@ -723,14 +730,15 @@ def tables_to_lock(sql: str) -> tuple[list[str], list[tuple[str, str]]]:
 def _apply(config, connection, request, direction, destination, sql, tables, constraints, timeout):
     """One attempt at one revision: its table locks first, then the revision, committed."""
     wait = _milliseconds(timeout)
-    if "CONCURRENTLY" in sql.upper() or sql.upper().count("COMMIT;") > 1:
+    if sql is None or "CONCURRENTLY" in sql.upper() or sql.upper().count("COMMIT;") > 1:
         # Concurrent index builds and batched backfills run outside the revision's
         # transaction, in Alembic's own autocommit_block (which writes a COMMIT into the
-        # rendered SQL): no locks can be taken for them up front. Each of their
-        # statements waits for a lock at most the attempt's time.
+        # rendered SQL), and a revision whose SQL is unknown may do the same: no locks
+        # are taken for them up front, and each statement waits for one at most the
+        # attempt's time.
         with connection.begin():
             connection.exec_driver_sql(f"SET lock_timeout = {wait}")
-        _drop_invalid_leftovers(connection, _CONCURRENT_INDEX.findall(sql))
+        _drop_invalid_leftovers(connection, _CONCURRENT_INDEX.findall(sql or ""))
         _run_alembic(config, direction, destination)
         if connection.in_transaction():
             connection.commit()

@@ -500,3 +500,20 @@ def test_an_index_built_concurrently_and_an_invalid_leftover_of_a_failed_build(d
     assert database.scalar(valid) is True
     assert run(database, scripts, revision=HEAD, allow_downgrade=True).changed
     assert database.scalar("SELECT to_regclass('ux_users_display_name') IS NULL") is True
+
+
+def test_a_revision_that_reads_data_online_cannot_be_rendered_offline_and_still_applies(
+    database, scripts
+):
+    """op.get_bind() has no connection offline: the lock analysis must not need one."""
+    run(database)
+    add_revision(
+        scripts, "b1d000000001", HEAD, "add a column if users exist",
+        """
+        if op.get_bind().execute(sa.text("SELECT count(*) FROM users")).scalar() >= 0:
+            op.add_column("users", sa.Column("seen", sa.Boolean))
+        """,
+    )  # fmt: skip
+    result = run(database, scripts)
+    assert [step.revision for step in result.applied] == ["b1d000000001"]
+    assert [attempt["outcome"] for attempt in result.attempts] == ["applied"]
