@@ -29,10 +29,18 @@ podman rm --force --ignore "$name" >/dev/null
 podman run --detach --name "$name" --systemd=always "$image" /sbin/init >/dev/null
 trap 'podman rm --force --ignore "$name" >/dev/null' EXIT
 in_container() { podman exec -i "$name" "$@"; }
-state="$(in_container systemctl is-system-running --wait || true)"
+# Right after the start, systemd may not have made its bus yet ("Failed to connect to
+# system scope bus"): ask again until it answers, for at most a minute.
+state=""
+for _ in $(seq 60); do
+    state="$(in_container systemctl is-system-running --wait 2>/dev/null || true)"
+    case "$state" in running|degraded) break ;; esac
+    sleep 1
+done
 case "$state" in
     running|degraded) ;;
-    *) echo "pytest-in-container: the Debian $release container did not boot ($state)" >&2; exit 1 ;;
+    *) echo "pytest-in-container: the Debian $release container did not boot (${state:-no answer})" >&2
+       exit 1 ;;
 esac
 
 echo "pytest-in-container: installing Debian $release's PostgreSQL and Python into $name"
