@@ -85,8 +85,9 @@ _VALIDATE_ONLY = re.compile(
 # Where alembic_version is, looked up in the catalog (which every role may read), not
 # through search_path: a role that may not read the table, or that searches other
 # schemas, is told so instead of being told that the database is empty. Tables on the
-# search path come first, in its order. alembic_head_check.py asks the same (a test
-# keeps the two equal).
+# search path come first, in its order. (alembic_head_check.py's no-op check still
+# resolves the name through search_path: it answers only "at head", which this lookup
+# would find too.)
 VERSION_TABLE_QUERY = (
     "SELECT n.nspname, has_schema_privilege(n.oid, 'USAGE')"
     " AND has_table_privilege(c.oid, 'SELECT'), array_position(current_schemas(false), n.nspname)"
@@ -135,12 +136,6 @@ class MigrationRequest:
     # attempts nothing is queued on the table, so application traffic flows freely.
     lock_retries: int = 3
     lock_retry_pause: float = 1.0
-
-    def lock_schedule(self) -> tuple[float, ...]:
-        if self.lock_timeout is not None:
-            return (self.lock_timeout,) * (self.lock_retries + 1)
-        return tuple(self.lock_timeouts)
-
     # What a superuser migrates belongs to it: the owner could not migrate it further
     # and the runtime role could not use it. Only for a scratch database.
     allow_superuser: bool = False
@@ -150,6 +145,11 @@ class MigrationRequest:
     idle_in_transaction_timeout: float = 10
     # PostgreSQL statement_timeout for each migration statement, in seconds; 0: none.
     statement_timeout: float = 0
+
+    def lock_schedule(self) -> tuple[float, ...]:
+        if self.lock_timeout is not None:
+            return (self.lock_timeout,) * (self.lock_retries + 1)
+        return tuple(self.lock_timeouts)
 
 
 @dataclass
@@ -420,15 +420,17 @@ def version_table(connection: sa.Connection) -> tuple[str, int | None] | None:
     if not rows:
         return None
     schema, readable, position = rows[0]
-    user = connection.exec_driver_sql("SELECT current_user").scalar()
-    where = describe(connection.engine.url)
-    if len(rows) > 1 and position is None:
-        raise MigrationError(
-            f"{where} has alembic_version tables in schemas "
-            f"{', '.join(row[0] for row in rows)} and none is in the search_path of {user}; "
-            "set the role's search_path to the schema these migrations keep their tables in"
-        )
-    if not readable:
+    ambiguous = len(rows) > 1 and position is None
+    if ambiguous or not readable:
+        user = connection.exec_driver_sql("SELECT current_user").scalar()
+        where = describe(connection.engine.url)
+        if ambiguous:
+            raise MigrationError(
+                f"{where} has alembic_version tables in schemas "
+                f"{', '.join(row[0] for row in rows)} and none is in the search_path of "
+                f"{user}; set the role's search_path to the schema these migrations keep "
+                "their tables in"
+            )
         raise MigrationError(
             f"{user} cannot read {schema}.alembic_version, which records the revision of "
             f"{where}: grant it USAGE on schema {schema} and SELECT on the table, or log in "
