@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ast
 import os
 import subprocess
 
 import pytest
 
+from module_utils.alembic_migration import DEFAULT_LOCK_TIMEOUTS
 from tests.conftest import MIGRATIONS, ROOT
 from tests.helpers import (
     BIN,
@@ -192,3 +194,18 @@ def test_ad_hoc_use_can_leave_the_password_out_of_the_arguments(database, monkey
     )
     assert completed.returncode != 0
     assert database.owner_password not in completed.stdout + completed.stderr
+
+
+def test_the_default_lock_schedule_is_the_same_in_the_manual_the_spec_and_the_logic():
+    # The manual and the spec spell it out (the module imports the logic only when it
+    # has work to do); the logic's constant is what runs.
+    source = ast.parse((ROOT / "library" / "alembic_migrate.py").read_text())
+    (spec_function,) = [
+        node for node in source.body
+        if isinstance(node, ast.FunctionDef) and node.name == "argument_spec"
+    ]  # fmt: skip
+    (returned,) = [node for node in ast.walk(spec_function) if isinstance(node, ast.Return)]
+    spec = ast.literal_eval(returned.value)
+    documented = documented_options("alembic_migrate")["lock_timeouts"]["default"]
+    assert tuple(documented) == tuple(spec["lock_timeouts"]["default"])
+    assert tuple(documented) == DEFAULT_LOCK_TIMEOUTS
