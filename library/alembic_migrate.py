@@ -127,6 +127,18 @@ options:
         before a blocked one stay applied.
     type: int
     default: 3
+  restore_point:
+    description:
+      - When revisions are pending, write a named restore point into the WAL
+        (C(pg_create_restore_point)) under the migration lock, just before the first is
+        applied, and return it in RV(restore_point). With WAL archived and a backup
+        taken before it (the backup role does both), the database can be recovered to
+        exactly before the migration (C(playbooks/restore.yml)).
+      - Its name is C(before-<first pending revision>-<UTC time, YYYYMMDDTHHMMSSZ>).
+      - The login role needs EXECUTE on C(pg_create_restore_point(text)) (the
+        app_database role grants it to the owner); without it nothing is applied.
+    type: bool
+    default: false
   allow_superuser:
     description:
       - Apply revisions as a superuser. What a superuser creates belongs to it, so the
@@ -230,6 +242,12 @@ attempts:
   elements: dict
   sample: [{"revision": "34d3f5866348", "lock_timeout": 0.1, "started": 0.05, "seconds": 0.1,
             "outcome": "timeout"}]
+restore_point:
+  description:
+    - The restore point written before the first revision was applied, with O(restore_point).
+  returned: when O(restore_point=true) and revisions were applied
+  type: dict
+  sample: {"name": "before-34d3f5866348-20261201T143000Z", "lsn": "0/3000F10", "time": "20261201T143000Z"}
 sql:
   description: The SQL of the pending revisions, rendered offline. Also shown as the diff.
   returned: in diff mode, or when O(render_sql=true)
@@ -288,6 +306,7 @@ def argument_spec() -> dict:
         "statement_timeout": {"type": "float", "default": 0},
         "render_sql": {"type": "bool", "default": False},
         "allow_superuser": {"type": "bool", "default": False},
+        "restore_point": {"type": "bool", "default": False},
     }
 
 
@@ -417,6 +436,7 @@ def main() -> None:
                 lock_retry_pause=params["lock_retry_pause"],
                 idle_in_transaction_timeout=params["idle_in_transaction_timeout"],
                 statement_timeout=params["statement_timeout"],
+                restore_point=params["restore_point"],
             )
         )
     except MigrationError as exc:

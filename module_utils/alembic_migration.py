@@ -28,6 +28,7 @@ import time
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -145,6 +146,9 @@ class MigrationRequest:
     idle_in_transaction_timeout: float = 10
     # PostgreSQL statement_timeout for each migration statement, in seconds; 0: none.
     statement_timeout: float = 0
+    # Before applying anything, write a named restore point into the WAL, so that the
+    # database can be recovered (from a backup and the archived WAL) to just before it.
+    restore_point: bool = False
 
     def lock_schedule(self) -> tuple[float, ...]:
         if self.lock_timeout is not None:
@@ -166,6 +170,8 @@ class MigrationResult:
     # Each attempt at a revision: its lock timeout, when it started (seconds into the
     # run), how long it took and whether it got its locks ("applied") or not ("timeout").
     attempts: list[dict[str, Any]] = field(default_factory=list)
+    # The restore point written before the first revision was applied: name, lsn, time.
+    restore_point: dict[str, str] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         result: dict[str, Any] = {
@@ -181,6 +187,8 @@ class MigrationResult:
         }
         if self.sql is not None:
             result["sql"] = self.sql
+        if self.restore_point is not None:
+            result["restore_point"] = self.restore_point
         return result
 
 
@@ -593,6 +601,7 @@ def migrate(request: MigrationRequest) -> MigrationResult:
         before, current, direction, steps = _planned(request, scripts, connection, location, target)
         # Already at the target: a revision once recorded stays, so there is nothing a
         # concurrent run could change and no need to queue for the migration lock.
+        restore_point = None
         if not request.check_mode and steps:
             with migration_lock(connection, request.migration_lock_timeout, request.url):
                 # Under the lock, plan again: another host may have migrated meanwhile.
@@ -600,6 +609,8 @@ def migrate(request: MigrationRequest) -> MigrationResult:
                     request, scripts, connection, location, target
                 )
                 sql = _sql(request, location, direction, current, target, steps)
+                if steps and request.restore_point:
+                    restore_point = create_restore_point(connection, steps[0], request.url)
                 attempts = (
                     _run_steps(
                         request, connection, location, direction, current, target, steps, started
@@ -625,7 +636,33 @@ def migrate(request: MigrationRequest) -> MigrationResult:
         sql=sql,
         elapsed=time.monotonic() - started,
         attempts=attempts,
+        restore_point=restore_point,
     )
+
+
+def restore_point_name(step: Step, when: datetime) -> str:
+    """before-<first revision to apply>-<UTC time>: found by the revision, ordered by time.
+
+    The time also tells a restore which backup to start from: one that ended before it.
+    """
+    return f"before-{step.revision}-{when.strftime('%Y%m%dT%H%M%SZ')}"
+
+
+def create_restore_point(connection: sa.Connection, step: Step, url: URL) -> dict[str, str]:
+    """Write a named restore point into the WAL before `step`, and say where it is."""
+    name = restore_point_name(step, datetime.now(timezone.utc))
+    try:
+        with connection.begin():
+            lsn = connection.execute(
+                sa.text("SELECT pg_create_restore_point(:name)::text"), {"name": name}
+            ).scalar_one()
+    except DBAPIError as exc:
+        raise MigrationError(
+            f"cannot write the restore point {name} on {describe(url)} before migrating, so "
+            f"nothing was applied: {reason(exc, url)}; grant EXECUTE on "
+            "pg_create_restore_point(text) to the migrating role, or set restore_point: false"
+        ) from None
+    return {"name": name, "lsn": lsn, "time": name.rsplit("-", 1)[1]}
 
 
 def _planned(request, scripts, connection, location, target):

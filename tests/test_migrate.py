@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 import socket
 from concurrent.futures import ProcessPoolExecutor
@@ -517,3 +518,41 @@ def test_a_revision_that_reads_data_online_cannot_be_rendered_offline_and_still_
     result = run(database, scripts)
     assert [step.revision for step in result.applied] == ["b1d000000001"]
     assert [attempt["outcome"] for attempt in result.attempts] == ["applied"]
+
+
+def restore_points_allowed(database, allowed: bool) -> None:
+    """EXECUTE on pg_create_restore_point for the owner, as the app_database role grants it."""
+    verb = "GRANT" if allowed else "REVOKE"
+    engine = database.engine(admin=True)
+    try:
+        with engine.begin() as connection:
+            connection.exec_driver_sql(
+                f"{verb} EXECUTE ON FUNCTION pg_catalog.pg_create_restore_point(text) "
+                f"{'TO' if allowed else 'FROM'} {database.url.username}"
+            )
+    finally:
+        engine.dispose()
+
+
+def test_a_restore_point_is_written_before_pending_revisions_and_only_then(database):
+    restore_points_allowed(database, True)
+    before = database.scalar("SELECT pg_current_wal_insert_lsn()::text")
+    result = run(database, restore_point=True)
+    point = result.as_dict()["restore_point"]
+    assert re.fullmatch(rf"before-{LINEAGE[0]}-\d{{8}}T\d{{6}}Z", point["name"]), point
+    assert point["time"] == point["name"].rsplit("-", 1)[1]
+    # Written into the WAL before anything was applied, after the run began.
+    compare = "SELECT CAST(:a AS pg_lsn) <= CAST(:b AS pg_lsn)"
+    assert database.scalar(compare, a=before, b=point["lsn"])
+    again = run(database, restore_point=True)
+    assert not again.changed and "restore_point" not in again.as_dict()
+
+
+def test_without_the_right_to_write_a_restore_point_nothing_is_applied(database):
+    restore_points_allowed(database, False)
+    with pytest.raises(MigrationError) as failure:
+        run(database, restore_point=True)
+    message = str(failure.value)
+    assert message.startswith("cannot write the restore point before-")
+    assert "nothing was applied" in message and "pg_create_restore_point(text)" in message
+    assert database.scalar("SELECT to_regclass('public.alembic_version') IS NULL")
