@@ -7,7 +7,7 @@ export PATH := $(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 # podman reads the project's settings (runc, ulimits, cgroupfs), not /etc's.
 export CONTAINERS_CONF := $(CURDIR)/molecule/containers.conf
-MOLECULE_SCENARIOS := default cluster upgrade release-upgrade
+MOLECULE_SCENARIOS := default cluster upgrade release-upgrade backup
 STAMP := $(VENV)/.setup-done
 
 .PHONY: setup site test lint pytest pytest-other-release molecule image bench revision lock clean
@@ -55,6 +55,7 @@ bench: setup image
 	python bench/noop_check.py --runs 21
 	python bench/online_migration.py
 	python bench/hot_queries.py
+	python bench/backup.py
 	bash bench/converge.sh
 	bash bench/apt_install.sh
 
