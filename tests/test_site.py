@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 import re
 import secrets
 import shutil
@@ -46,6 +47,8 @@ class Site:
         self.install_dir = workdir / "opt"
         self.owner_password = secrets.token_urlsafe(24)
         self.app_password = secrets.token_urlsafe(24)
+        self.cipher_pass = secrets.token_urlsafe(32)
+        self.backup_config = Path(f"/etc/pgbackrest/{self.cluster}.conf")
         self.vars_file = workdir / "vars.json"
         self.vars_file.write_text(
             json.dumps(
@@ -55,6 +58,7 @@ class Site:
                     "migrations_install_dir": str(self.install_dir),
                     "app_database_owner_password": self.owner_password,
                     "app_database_app_password": self.app_password,
+                    "backup_repo_cipher_pass": self.cipher_pass,
                 }
             )
         )
@@ -121,8 +125,8 @@ class Site:
             sampler.join()
         return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr), seen
 
-    def passwords(self) -> tuple[str, str]:
-        return self.owner_password, self.app_password
+    def passwords(self) -> tuple[str, str, str]:
+        return self.owner_password, self.app_password, self.cipher_pass
 
     def connect(
         self,
@@ -151,6 +155,13 @@ class Site:
             capture_output=True,
             check=False,
         )
+        # The stanza's configuration, repository, spool and logs (the cluster is the stanza).
+        self.backup_config.unlink(missing_ok=True)
+        for kind in ("archive", "backup"):
+            shutil.rmtree(f"/var/lib/pgbackrest/{kind}/{self.cluster}", ignore_errors=True)
+        shutil.rmtree(f"/var/spool/pgbackrest/archive/{self.cluster}", ignore_errors=True)
+        for log in Path("/var/log/pgbackrest").glob(f"{self.cluster}-*.log"):
+            log.unlink()
 
 
 def recap(result: subprocess.CompletedProcess) -> dict[str, int]:
@@ -176,6 +187,33 @@ def test_first_run_provisions_and_second_run_changes_nothing(site):
     assert recap(first)["changed"] > 0
     assert second.returncode == 0, second.stdout[-4000:]
     assert recap(second)["changed"] == 0, second.stdout[-4000:]
+
+
+def pgbackrest(site, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["runuser", "-u", "postgres", "--", "pgbackrest", f"--config={site.backup_config}",
+         f"--stanza={site.cluster}", *args],
+        capture_output=True, text=True, cwd="/", check=False,
+    )  # fmt: skip
+
+
+def test_wal_is_archived_into_an_encrypted_repository_with_a_first_full_backup(site):
+    info = pgbackrest(site, "--output=json", "info")
+    assert info.returncode == 0, info.stderr
+    (stanza,) = json.loads(info.stdout)
+    assert stanza["status"]["code"] == 0, stanza["status"]
+    assert stanza["cipher"] == "aes-256-cbc"
+    assert [backup["type"] for backup in stanza["backup"]] == ["full"]
+    check = pgbackrest(site, "check")
+    assert check.returncode == 0, check.stderr
+    config = site.backup_config.stat()
+    assert (config.st_mode & 0o777, config.st_uid) == (0o600, pwd.getpwnam("postgres").pw_uid)
+
+
+def test_the_first_run_wrote_a_restore_point_before_the_revisions_and_the_second_none(site):
+    first, second = site.runs
+    assert re.search(rf"Restore point before-{lineage()[0]}-\d{{8}}T\d{{6}}Z", first.stdout)
+    assert "Restore point before-" not in second.stdout
 
 
 def test_schema_is_at_head(site):
@@ -301,6 +339,11 @@ def test_no_password_left_in_files_outside_the_places_meant_for_them(site):
         Path("/var/tmp"),  # noqa: S108 - Ansible's remote temporary directory
         Path("/root/.ansible/tmp"),
         Path(f"/etc/postgresql/{VERSION}/{site.cluster}"),
+        # pgBackRest's repository (encrypted), spool and logs; its configuration is the
+        # one place meant for the passphrase.
+        Path("/var/lib/pgbackrest"),
+        Path("/var/spool/pgbackrest"),
+        Path("/var/log/pgbackrest"),
     ]
     for password in site.passwords():
         found = subprocess.run(
@@ -353,6 +396,10 @@ def test_rows_in_every_table_survive_re_running_the_site(site):
         ("database", {"app_database_app_password": "short"}, "app_database_app_password"),
         ("database", {"app_database_name": "Bad-Name"}, "app_database_name"),
         ("migrate", {"migrations_allow_downgrade": "maybe"}, "migrations_allow_downgrade"),
+        ("server", {"backup_repo_path": "backups"}, "backup_repo_path must be an absolute path"),
+        ("server", {"backup_repo_cipher_pass": "short"}, "backup_repo_cipher_pass must have 20"),
+        ("server", {"backup_retention_full": 0}, "backup_retention_full must be a whole number"),
+        ("server", {"backup_compress_type": "rar"}, "backup_compress_type"),
     ],
 )
 def test_invalid_role_variables_fail_before_any_task_changes_anything(
