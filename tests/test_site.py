@@ -316,6 +316,27 @@ def test_check_diff_on_a_host_behind_lists_pending_revisions_and_their_sql(site)
         migrate(MigrationRequest(script_location=str(ROOT / "migrations"), url=owner))
 
 
+def test_with_backup_before_a_pending_revision_gets_a_backup_and_a_restore_point_first(site):
+    owner = sa.engine.URL.create(
+        "postgresql+psycopg2", username="backend_owner", password=site.owner_password,
+        host="127.0.0.1", port=site.port, database="backend",
+    )  # fmt: skip
+    scripts = str(ROOT / "migrations")
+    migrate(MigrationRequest(scripts, owner, revision=lineage()[-2], allow_downgrade=True))
+    backups_before = json.loads(pgbackrest(site, "--output=json", "info").stdout)[0]["backup"]
+    result = site.play("-e", "migrations_backup_before=true", playbook="playbooks/migrate.yml")
+    assert result.returncode == 0, result.stdout[-4000:]
+    backups = json.loads(pgbackrest(site, "--output=json", "info").stdout)[0]["backup"]
+    assert [backup["type"] for backup in backups] == [b["type"] for b in backups_before] + ["diff"]
+    assert re.search(rf"Restore point before-{lineage()[-1]}-\d{{8}}T\d{{6}}Z", result.stdout)
+    # At the head, nothing is pending: no backup, no restore point, no change.
+    again = site.play("-e", "migrations_backup_before=true", playbook="playbooks/migrate.yml")
+    assert again.returncode == 0 and recap(again)["changed"] == 0, again.stdout[-4000:]
+    assert len(json.loads(pgbackrest(site, "--output=json", "info").stdout)[0]["backup"]) == len(
+        backups
+    )
+
+
 def test_no_password_in_vvv_output_or_server_log(site):
     _, verbose = site.runs
     output = verbose.stdout + verbose.stderr
