@@ -23,6 +23,11 @@ def parse(value: str) -> object:
     return value
 
 
+# pgBackRest as the backup role runs it for the cluster main: as postgres, naming the
+# stanza's own configuration.
+PGBACKREST = "runuser -u postgres -- pgbackrest --config=/etc/pgbackrest/main.conf --stanza=main"
+
+
 def parse_rows(output: str) -> list[tuple]:
     return [tuple(parse(field) for field in line.split(SEPARATOR)) for line in output.splitlines()]
 

@@ -19,13 +19,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.container import PGBACKREST
+
 testinfra_hosts = ["podman://backend-db-backup"]
 
 ROOT = Path(__file__).resolve().parents[3]
 FILES = Path(__file__).resolve().parents[1] / "files"
 STATE_SQL = ROOT / "molecule/release-upgrade/files/state.sql"
 SEED_SQL = ROOT / "molecule/upgrade/files/seed.sql"
-PGBACKREST = "runuser -u postgres -- pgbackrest --config=/etc/pgbackrest/main.conf --stanza=main"
 HOST = "backend-db-backup"
 # Where run_file puts a SQL file for postgres to read.
 DRILL_SQL = "/var/lib/postgresql/drill.sql"

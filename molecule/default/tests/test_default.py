@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -15,6 +16,7 @@ import models
 from tests import catalog, design
 from tests.conftest import ROOT
 from tests.container import (
+    PGBACKREST,
     assert_reads_and_writes_over_tls,
     install_pgpass,
     local_psql_query,
@@ -192,6 +194,9 @@ def test_pg_hba_never_trusts_and_ends_with_a_reject(query):
         ("/etc/postgresql/{major}/main/conf.d/50-backend-db.conf", 0o640),
         ("/etc/postgresql/{major}/main/server.key", 0o600),
         ("/var/lib/postgresql/{major}/main", 0o700),
+        ("/etc/postgresql/{major}/main/conf.d/60-backup.conf", 0o640),
+        ("/etc/pgbackrest/main.conf", 0o600),
+        ("/var/lib/pgbackrest", 0o750),
     ],
 )
 def test_files_are_owned_by_postgres_and_no_looser_than_designed(host, major, path, mode):
@@ -199,6 +204,25 @@ def test_files_are_owned_by_postgres_and_no_looser_than_designed(host, major, pa
     assert file.exists
     assert file.user == "postgres"
     assert file.mode & ~mode == 0, oct(file.mode)
+
+
+def test_wal_is_archived_into_an_encrypted_repository_that_has_a_full_backup(host, query):
+    info = host.run(f"{PGBACKREST} --output=json info")
+    assert info.rc == 0, info.stderr
+    (stanza,) = json.loads(info.stdout)
+    assert (stanza["status"]["code"], stanza["cipher"]) == (0, "aes-256-cbc")
+    assert [backup["type"] for backup in stanza["backup"]] == ["full"]
+    assert query("SHOW archive_mode")[0][0] == "on"
+    assert str(query("SELECT failed_count FROM pg_stat_archiver")[0][0]) == "0"
+    assert host.run(f"{PGBACKREST} check").rc == 0
+
+
+@pytest.mark.parametrize("kind", ["full", "diff"])
+def test_backups_are_scheduled_by_enabled_systemd_timers(host, kind):
+    timer = host.service(f"backend-db-backup-main-{kind}.timer")
+    assert timer.is_enabled and timer.is_running
+    unit = host.run(f"systemctl cat backend-db-backup-main@{kind}.service").stdout
+    assert "User=postgres" in unit and "--type=%i backup" in unit
 
 
 def test_runtime_role_reads_and_writes_over_tls(tcp):

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.container import PGBACKREST
+
 testinfra_hosts = ["podman://backend-db-release-upgrade"]
 
 
@@ -65,6 +67,16 @@ def test_the_new_cluster_has_the_role_s_configuration_and_the_old_certificate(ho
     assert host.file("/etc/postgresql/17/main/server.crt").content_string == old
     assert host.file("/etc/postgresql/17/main/conf.d/50-backend-db.conf").exists
     assert host.file("/etc/postgresql/17/main/pg_hba.conf").mode == 0o600
+
+
+def test_the_backups_follow_the_upgrade_with_a_full_backup_of_the_new_major(host):
+    info = host.run(f"{PGBACKREST} --output=json info")
+    assert info.rc == 0, info.stderr
+    (stanza,) = json.loads(info.stdout)
+    assert [db["version"] for db in stanza["db"]] == ["15", "17"]
+    newest = stanza["backup"][-1]
+    assert newest["type"] == "full" and newest["database"]["id"] == stanza["db"][-1]["id"]
+    assert host.run(f"{PGBACKREST} check").rc == 0
 
 
 def test_the_migrations_run_from_a_virtualenv_for_debian_13_s_python(host):
