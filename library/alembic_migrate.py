@@ -247,7 +247,10 @@ restore_point:
     - The restore point written before the first revision was applied, with O(restore_point).
   returned: when O(restore_point=true) and revisions were applied
   type: dict
-  sample: {"name": "before-34d3f5866348-20261201T143000Z", "lsn": "0/3000F10", "time": "20261201T143000Z"}
+  sample:
+    name: before-34d3f5866348-20261201T143000Z
+    lsn: 0/3000F10
+    time: 20261201T143000Z
 sql:
   description: The SQL of the pending revisions, rendered offline. Also shown as the diff.
   returned: in diff mode, or when O(render_sql=true)

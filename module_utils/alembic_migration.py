@@ -28,8 +28,8 @@ import time
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 try:
@@ -650,7 +650,7 @@ def restore_point_name(step: Step, when: datetime) -> str:
 
 def create_restore_point(connection: sa.Connection, step: Step, url: URL) -> dict[str, str]:
     """Write a named restore point into the WAL before `step`, and say where it is."""
-    name = restore_point_name(step, datetime.now(timezone.utc))
+    name = restore_point_name(step, datetime.now(UTC))
     try:
         with connection.begin():
             lsn = connection.execute(
