@@ -162,6 +162,14 @@ class Site:
         shutil.rmtree(f"/var/spool/pgbackrest/archive/{self.cluster}", ignore_errors=True)
         for log in Path("/var/log/pgbackrest").glob(f"{self.cluster}-*.log"):
             log.unlink()
+        # On a machine booted with systemd, the backup schedule's units too.
+        units = list(Path("/etc/systemd/system").glob(f"backend-db-backup-{self.cluster}*"))
+        if units:
+            timers = [unit.name for unit in units if unit.suffix == ".timer"]
+            subprocess.run(["systemctl", "disable", "--now", *timers], capture_output=True)
+            for unit in units:
+                unit.unlink()
+            subprocess.run(["systemctl", "daemon-reload"], capture_output=True)
 
 
 def recap(result: subprocess.CompletedProcess) -> dict[str, int]:
