@@ -84,16 +84,18 @@ def main() -> int:
         sizes = sizes_at(args.scale)
         print(f"scale {args.scale}: {json.dumps(sizes)}", flush=True)
         engine = sa.create_engine(
-            f"postgresql://postgres@/backend?host=/var/run/postgresql&port={site.port}",
+            f"postgresql+psycopg2://postgres@/backend?host=/var/run/postgresql&port={site.port}",
             poolclass=sa.NullPool,
         )
         with engine.connect() as connection:
             fill(connection, sizes)
         with engine.connect() as connection:
             database = connection.exec_driver_sql("SELECT pg_database_size('backend')").scalar()
-            cluster = connection.exec_driver_sql(
-                "SELECT sum(pg_database_size(oid)) FROM pg_database"
-            ).scalar()
+            cluster = int(
+                connection.exec_driver_sql(
+                    "SELECT sum(pg_database_size(oid)) FROM pg_database"
+                ).scalar()
+            )
         engine.dispose()
 
         backup_seconds = timed(site, "-e", "backup_type=full", playbook="playbooks/backup.yml")
