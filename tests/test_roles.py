@@ -51,12 +51,29 @@ def test_no_role_task_can_drop_a_database_role_or_table():
     assert checked >= 3
 
 
+def migrate_calls(node, defaults=None):
+    """Each alembic_migrate task's options, the enclosing block's module_defaults first."""
+    for task in node or []:
+        block_defaults = task.get("module_defaults", {}).get("alembic_migrate", {})
+        inherited = {**(defaults or {}), **block_defaults}
+        if "alembic_migrate" in task:
+            yield {**inherited, **(task["alembic_migrate"] or {})}
+        for key in ("block", "rescue", "always"):
+            yield from migrate_calls(task.get(key), inherited)
+
+
 def test_downgrades_happen_only_when_a_variable_asks_for_them():
     defaults = yaml.safe_load((ROOT / "roles/migrations/defaults/main.yml").read_text())
     assert defaults["migrations_allow_downgrade"] is False
-    migrate = [task for _, task in role_tasks() if "alembic_migrate" in task]
-    assert len(migrate) == 1
-    assert migrate[0]["alembic_migrate"]["allow_downgrade"] == "{{ migrations_allow_downgrade }}"
+    calls = [
+        options
+        for path in sorted((ROOT / "roles").glob("*/tasks/*.yml"))
+        for options in migrate_calls(yaml.safe_load(path.read_text()))
+    ]
+    # The real run, and the check that comes before a backup (migrations_backup_before).
+    assert len(calls) == 2
+    for options in calls:
+        assert options["allow_downgrade"] == "{{ migrations_allow_downgrade }}"
 
 
 def test_every_module_is_called_by_its_full_collection_name():
@@ -89,6 +106,7 @@ def test_every_module_is_called_by_its_full_collection_name():
         "tags",
         "ignore_errors",
         "args",
+        "diff",
     }
     for path, task in role_tasks():
         modules = set(task) - keywords
