@@ -4,12 +4,24 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 from tests import catalog
+from tests.conftest import ROOT
 from tests.pgserver import TemporaryPostgres
 
 SEPARATOR = "\x1f"
+
+
+def molecule_playbook(playbook: str, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
+    """ansible-playbook from the project's root through Molecule's own inventory and settings."""
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "ansible-playbook"),
+         "-i", os.environ["MOLECULE_INVENTORY_FILE"], playbook, *args],
+        capture_output=True, text=True, cwd=ROOT, timeout=timeout, check=False,
+        env=dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0"),
+    )  # fmt: skip
 
 
 def parse(value: str) -> object:

@@ -205,6 +205,13 @@ def pgbackrest(site, *args: str) -> subprocess.CompletedProcess:
     )  # fmt: skip
 
 
+def backups(site) -> list[dict]:
+    """The stanza's backups, oldest first, as `pgbackrest info` lists them."""
+    info = pgbackrest(site, "--output=json", "info")
+    assert info.returncode == 0, info.stderr
+    return json.loads(info.stdout)[0]["backup"]
+
+
 def test_wal_is_archived_into_an_encrypted_repository_with_a_first_full_backup(site):
     info = pgbackrest(site, "--output=json", "info")
     assert info.returncode == 0, info.stderr
@@ -331,18 +338,17 @@ def test_with_backup_before_a_pending_revision_gets_a_backup_and_a_restore_point
     )  # fmt: skip
     scripts = str(ROOT / "migrations")
     migrate(MigrationRequest(scripts, owner, revision=lineage()[-2], allow_downgrade=True))
-    backups_before = json.loads(pgbackrest(site, "--output=json", "info").stdout)[0]["backup"]
+    backups_before = backups(site)
     result = site.play("-e", "migrations_backup_before=true", playbook="playbooks/migrate.yml")
     assert result.returncode == 0, result.stdout[-4000:]
-    backups = json.loads(pgbackrest(site, "--output=json", "info").stdout)[0]["backup"]
-    assert [backup["type"] for backup in backups] == [b["type"] for b in backups_before] + ["diff"]
+    backups_after = backups(site)
+    types = [backup["type"] for backup in backups_after]
+    assert types == [backup["type"] for backup in backups_before] + ["diff"]
     assert re.search(rf"Restore point before-{lineage()[-1]}-\d{{8}}T\d{{6}}Z", result.stdout)
     # At the head, nothing is pending: no backup, no restore point, no change.
     again = site.play("-e", "migrations_backup_before=true", playbook="playbooks/migrate.yml")
     assert again.returncode == 0 and recap(again)["changed"] == 0, again.stdout[-4000:]
-    assert len(json.loads(pgbackrest(site, "--output=json", "info").stdout)[0]["backup"]) == len(
-        backups
-    )
+    assert len(backups(site)) == len(backups_after)
 
 
 def test_no_password_in_vvv_output_or_server_log(site):

@@ -10,36 +10,25 @@ point where the first restore branched the history, so both are reachable.
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import ROOT
 from tests.container import PGBACKREST
+from tests.container import molecule_playbook as play
 
 testinfra_hosts = ["podman://backend-db-backup"]
 
-ROOT = Path(__file__).resolve().parents[3]
 FILES = Path(__file__).resolve().parents[1] / "files"
 STATE_SQL = ROOT / "molecule/release-upgrade/files/state.sql"
 SEED_SQL = ROOT / "molecule/upgrade/files/seed.sql"
 HOST = "backend-db-backup"
 # Where run_file puts a SQL file for postgres to read.
 DRILL_SQL = "/var/lib/postgresql/drill.sql"
-
-
-def play(playbook: str, *args: str) -> subprocess.CompletedProcess:
-    """ansible-playbook through Molecule's own inventory and settings."""
-    return subprocess.run(
-        [str(Path(sys.executable).parent / "ansible-playbook"),
-         "-i", os.environ["MOLECULE_INVENTORY_FILE"], playbook, *args],
-        capture_output=True, text=True, cwd=ROOT, timeout=900, check=False,
-        env=dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0"),
-    )  # fmt: skip
 
 
 def output(result: subprocess.CompletedProcess) -> str:

@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -20,6 +16,7 @@ from tests.container import (
     assert_reads_and_writes_over_tls,
     install_pgpass,
     local_psql_query,
+    molecule_playbook,
     psql_query,
     secret,
 )
@@ -260,14 +257,7 @@ def test_plain_tcp_and_the_superuser_over_tcp_are_refused(tcp):
 
 def test_check_diff_of_both_converged_hosts_reports_no_change():
     """`site.yml --check --diff` through Molecule's own inventory and settings."""
-    result = subprocess.run(
-        [
-            str(Path(sys.executable).parent / "ansible-playbook"),
-            "-i", os.environ["MOLECULE_INVENTORY_FILE"], "site.yml", "--check", "--diff",
-        ],
-        capture_output=True, text=True, cwd=ROOT, timeout=600, check=False,
-        env=dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0"),
-    )  # fmt: skip
+    result = molecule_playbook("site.yml", "--check", "--diff", timeout=600)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     recaps = dict(re.findall(r"^(backend-db-default-\d+)\s+:\s+(.*)$", result.stdout, re.M))
     expected = [name.split("://")[1] for name in testinfra_hosts]
