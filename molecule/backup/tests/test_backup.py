@@ -1,5 +1,8 @@
 """The restore drill: real backups restored with playbooks/restore.yml, then checked.
 
+The repository is on a repository host (backend-db-backup-repo), which takes the
+backups; the database server archives into it and restores from it over SSH.
+
 The tests run in file order and share one history, built by the `drill` fixture:
 every table filled, a full backup (playbooks/backup.yml), more rows, the time T, rows
 after T, then a bad migration (rows deleted, a column dropped) that wrote a restore
@@ -16,6 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
+import testinfra
 
 from tests.conftest import ROOT
 from tests.container import PGBACKREST
@@ -27,6 +31,8 @@ FILES = Path(__file__).resolve().parents[1] / "files"
 STATE_SQL = ROOT / "molecule/release-upgrade/files/state.sql"
 SEED_SQL = ROOT / "molecule/upgrade/files/seed.sql"
 HOST = "backend-db-backup"
+REPO_HOST = "backend-db-backup-repo"
+CONFIG = "/etc/pgbackrest/main.conf"
 # Where run_file puts a SQL file for postgres to read.
 DRILL_SQL = "/var/lib/postgresql/drill.sql"
 
@@ -90,6 +96,73 @@ def backups(host) -> list[dict]:
     result = host.run(f"{PGBACKREST} --output=json info")
     assert result.rc == 0, result.stderr
     return json.loads(result.stdout)[0]["backup"]
+
+
+@pytest.fixture(scope="module")
+def repo_host():
+    return testinfra.get_host(f"podman://{REPO_HOST}")
+
+
+def setting(host, name: str) -> str:
+    """A setting of the stanza's pgBackRest configuration on host."""
+    (value,) = re.findall(rf"^{name}=(.*)$", host.file(CONFIG).content_string, re.M)
+    return value
+
+
+def test_the_repository_and_its_passphrase_are_on_the_repository_host_only(host, repo_host):
+    config = repo_host.file(CONFIG)
+    assert (config.user, config.group, config.mode) == ("pgbackrest", "pgbackrest", 0o600)
+    assert len(setting(repo_host, "repo1-cipher-pass")) >= 20
+    assert repo_host.file("/var/lib/pgbackrest/backup/main/backup.info").exists
+    # Each side reaches the other at the other's address.
+    assert setting(host, "repo1-host") in repo_host.interface("eth0").addresses
+    assert setting(repo_host, "pg1-host") in host.interface("eth0").addresses
+    assert "cipher" not in host.file(CONFIG).content_string
+    assert setting(host, "repo1-host-user") == "pgbackrest"
+    assert not host.file("/var/lib/pgbackrest/backup/main").exists
+    # The repository host takes the scheduled backups; the database server has no timer.
+    for kind in ("full", "diff"):
+        timer = f"backend-db-backup-main-{kind}.timer"
+        assert repo_host.service(timer).is_enabled and repo_host.service(timer).is_running
+        assert not host.file(f"/etc/systemd/system/{timer}").exists
+    unit = repo_host.file("/etc/systemd/system/backend-db-backup-main@.service")
+    assert "User=pgbackrest" in unit.content_string
+
+
+def test_a_check_of_the_converged_site_reports_no_change(host):
+    result = play("site.yml", "--check")
+    assert result.returncode == 0, output(result)
+    assert " changed=0 " in recap(result), recap(result)
+
+
+# From each side, as the user pgBackRest runs as there, to the other side's user, at the
+# address the side's configuration names.
+SIDES = {
+    "repository-to-database": (REPO_HOST, "pgbackrest", "postgres", "pg1-host"),
+    "database-to-repository": (HOST, "postgres", "pgbackrest", "repo1-host"),
+}
+
+
+@pytest.mark.parametrize(("source", "user", "target", "address_of"), SIDES.values(), ids=SIDES)
+def test_each_side_s_key_runs_pgbackrest_and_nothing_else(source, user, target, address_of):
+    side = testinfra.get_host(f"podman://{source}")
+    address = setting(side, address_of)
+    # The host key was known in advance (no prompt in batch mode); the key logs in,
+    # and what it asks to run is handed to pgBackRest instead.
+    result = side.run(
+        "cd / && runuser -u %s -- ssh -o BatchMode=yes %s@%s 'sh -c id'", user, target, address
+    )
+    assert "uid=" not in result.stdout, result.stdout
+    assert "Host key verification failed" not in result.stderr, result.stderr
+    assert "Permission denied" not in result.stderr, result.stderr
+    assert "option '-c' must begin with --" in result.stderr, result.stderr
+    # Nothing else on stderr: ssh found every host key it was offered already known.
+    assert result.stderr.startswith("ERROR: [031]"), result.stderr
+    other = testinfra.get_host(f"podman://{HOST if source == REPO_HOST else REPO_HOST}")
+    home = "/var/lib/postgresql" if target == "postgres" else "/home/pgbackrest"
+    (entry,) = other.file(f"{home}/.ssh/authorized_keys").content_string.splitlines()
+    forced = 'restrict,command="/usr/bin/pgbackrest ${SSH_ORIGINAL_COMMAND#* }" ssh-ed25519 '
+    assert entry.startswith(forced), entry
 
 
 @pytest.fixture(scope="module")
@@ -214,8 +287,8 @@ def ready_segments(host) -> list[str]:
     return [name for name in listing.stdout.split() if name.endswith(".ready")]
 
 
-def test_an_archive_outage_loses_no_wal_and_is_visible(host, drill):
-    host.run_test("chmod 0000 /var/lib/pgbackrest")
+def test_an_archive_outage_loses_no_wal_and_is_visible(host, repo_host, drill):
+    repo_host.run_test("chmod 0000 /var/lib/pgbackrest")
     try:
         psql(host, "INSERT INTO users (email, display_name) VALUES ('outage@example.com', 'O')")
         segments = [psql(host, "SELECT pg_walfile_name(pg_switch_wal())") for _ in range(3)]
@@ -229,7 +302,7 @@ def test_an_archive_outage_loses_no_wal_and_is_visible(host, drill):
         assert set(segments) <= set(name.removesuffix(".ready") for name in ready_segments(host))
         assert int(psql(host, "SELECT failed_count FROM pg_stat_archiver")) > 0
     finally:
-        host.run_test("chmod 0750 /var/lib/pgbackrest")
+        repo_host.run_test("chmod 0750 /var/lib/pgbackrest")
     deadline = time.monotonic() + 120
     while ready_segments(host) and time.monotonic() < deadline:
         time.sleep(2)
