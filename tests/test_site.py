@@ -405,18 +405,61 @@ def table_checksums(site) -> dict[str, tuple[int, str]]:
         owner.close()
 
 
-def test_rows_in_every_table_survive_re_running_the_site(site):
-    seed = (ROOT / "molecule" / "upgrade" / "files" / "seed.sql").read_text()
+def seed(site) -> None:
+    """Rows in every table: the upgrade scenario's seed, in place of whatever was there."""
+    rows = (ROOT / "molecule" / "upgrade" / "files" / "seed.sql").read_text()
     owner = site.connect(user="backend_owner", password=site.owner_password)
     with owner, owner.cursor() as cursor:
         cursor.execute("DELETE FROM requests; DELETE FROM payments; DELETE FROM users")
-        cursor.execute(seed)
+        cursor.execute(rows)
+    owner.close()
+
+
+def test_rows_in_every_table_survive_re_running_the_site(site):
+    seed(site)
     before = table_checksums(site)
     assert all(count > 0 for count, _ in before.values()), before
     for args in ((), ("--check",)):
         result = site.play(*args)
         assert result.returncode == 0 and recap(result)["changed"] == 0, result.stdout[-3000:]
         assert table_checksums(site) == before
+
+
+def socket_checksums(port: int) -> str:
+    """Every table's row count and md5, read as postgres over the socket of the cluster on port."""
+    sums = ", ".join(
+        f"(SELECT count(*) || ':' || md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), ''))"
+        f" FROM {table} t)"
+        for table in design.TABLES
+    )
+    result = subprocess.run(
+        ["runuser", "-u", "postgres", "--", "psql", "-XAtq", "-v", "ON_ERROR_STOP=1",
+         "-p", str(port), "-d", "backend", "-c", f"SELECT concat_ws(' ', {sums})"],
+        capture_output=True, text=True, cwd="/", check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_the_local_repository_restores_into_a_new_cluster_leaving_the_cluster_alone(site):
+    """The restore drill of the default layout (repository on the server): the backup
+    scenario drills a repository host, this restores what `make site` sets up."""
+    seed(site)
+    before = socket_checksums(site.port)
+    assert " 0:" not in f" {before}", before
+    # Everything written so far is archived: check switches WAL and waits for it.
+    assert pgbackrest(site, "check").returncode == 0
+    clone, port = f"{site.cluster}_copy", _free_port()
+    try:
+        into = ("-e", f"restore_into={clone}", "-e", f"restore_into_port={port}")
+        result = site.play("-e", "restore_confirm=true", *into, playbook="playbooks/restore.yml")
+        assert result.returncode == 0, result.stdout[-4000:]
+        assert f"cluster {clone} (port {port}) holds its newest state" in result.stdout
+        assert socket_checksums(port) == before
+        assert socket_checksums(site.port) == before
+    finally:
+        dropped = ["pg_dropcluster", "--stop", str(VERSION), clone]
+        subprocess.run(dropped, capture_output=True, check=False)
 
 
 @pytest.mark.parametrize(
@@ -435,6 +478,9 @@ def test_rows_in_every_table_survive_re_running_the_site(site):
         ("server", {"backup_repo_cipher_pass": "short"}, "backup_repo_cipher_pass must have 20"),
         ("server", {"backup_retention_full": 0}, "backup_retention_full must be a whole number"),
         ("server", {"backup_compress_type": "rar"}, "backup_compress_type"),
+        # Not in the inventory, and the database server itself.
+        ("server", {"backup_repo_host": "backup1"}, "backup_repo_host must be the inventory name"),
+        ("server", {"backup_repo_host": "localhost"}, "backup_repo_host must be the inventory"),
     ],
 )
 def test_invalid_role_variables_fail_before_any_task_changes_anything(
@@ -446,6 +492,31 @@ def test_invalid_role_variables_fail_before_any_task_changes_anything(
     assert result.returncode != 0
     assert named in result.stdout + result.stderr
     assert recap(result)["changed"] == 0
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_two_servers_with_one_stanza_on_one_repository_host_fail_before_any_change(site, tmp_path):
+    local = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
+    inventory = tmp_path / "hosts.json"
+    inventory.write_text(json.dumps({
+        "dbservers": {
+            "hosts": {"db-a": local, "db-b": local}, "vars": {"backup_repo_host": "repo-x"},
+        },
+        "backupservers": {"hosts": {"repo-x": local}},
+    }))  # fmt: skip
+    # A check, so that nothing could change even if the validation let it through.
+    result = subprocess.run(
+        [str(BIN / "ansible-playbook"), "-i", str(inventory), "-e", f"@{site.vars_file}",
+         "--check", "playbooks/server.yml"],
+        capture_output=True, text=True, cwd=ROOT, env=site.env(), timeout=300, check=False,
+    )  # fmt: skip
+    output = " ".join(result.stdout.split())
+    assert result.returncode != 0
+    for other in ("db-a", "db-b"):
+        assert (
+            f"backup_stanza {site.cluster} is also the stanza of {other} on repository host repo-x:"
+            " give each server its own backup_stanza" in output
+        ), output[-3000:]
     assert "Traceback" not in result.stdout + result.stderr
 
 
