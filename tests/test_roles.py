@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
+from ansible.playbook.task import Task
 
 from tests.conftest import ROOT
 
@@ -78,36 +79,8 @@ def test_downgrades_happen_only_when_a_variable_asks_for_them():
 
 def test_every_module_is_called_by_its_full_collection_name():
     local_modules = {path.stem for path in Path(ROOT / "library").glob("*.py")}
-    keywords = {
-        "name",
-        "when",
-        "register",
-        "loop",
-        "loop_control",
-        "notify",
-        "listen",
-        "vars",
-        "become",
-        "become_user",
-        "changed_when",
-        "failed_when",
-        "check_mode",
-        "delegate_to",
-        "run_once",
-        "no_log",
-        "until",
-        "retries",
-        "delay",
-        "environment",
-        "module_defaults",
-        "block",
-        "rescue",
-        "always",
-        "tags",
-        "ignore_errors",
-        "args",
-        "diff",
-    }
+    # Every task keyword Ansible knows (and those of a block): what is left is the module.
+    keywords = set(Task.fattributes) | {"block", "rescue", "always", "listen"}
     for path, task in role_tasks():
         modules = set(task) - keywords
         if "block" in task:
