@@ -45,6 +45,15 @@ options:
     type: list
     elements: str
     default: []
+  read:
+    description:
+      - Absolute paths of small, public text files whose content is wanted, such as a
+        certificate, so that the controller can judge it without another call. Never
+        name a secret, since the content is in the result. A missing file reads as
+        empty; at most 64 KiB of each is read.
+    type: list
+    elements: path
+    default: []
   globs:
     description:
       - Shell patterns of absolute paths (C(*), C(?), C([...])) whose matches are wanted,
@@ -170,11 +179,24 @@ globs:
   returned: always
   type: dict
   sample: {/etc/postgresql/*/main/postgresql.conf: [/etc/postgresql/15/main/postgresql.conf]}
+contents:
+  description: By requested path of I(read) (placeholder filled in), its text; empty when missing.
+  returned: always
+  type: dict
+  sample: {/etc/postgresql/15/main/server.crt: "-----BEGIN CERTIFICATE-----..."}
 fqdn:
   description: The host's fully qualified name.
   returned: always
   type: str
   sample: db1.example.com
+memory_mb:
+  description:
+    - The memory the host gives its processes, in MiB - C(MemTotal) of C(/proc/meminfo),
+      or a control group's lower limit (C(memory.max)) when the module runs in one, as
+      in a container started with a memory limit. Null when neither can be read.
+  returned: always
+  type: int
+  sample: 24105
 """
 
 import glob  # noqa: E402
@@ -192,6 +214,9 @@ APT_LISTS = "/var/lib/apt/lists"
 OS_RELEASE = ("/etc/os-release", "/usr/lib/os-release")
 PLACEHOLDER = "{version}"
 FILE_TYPES = ((stat.S_ISREG, "file"), (stat.S_ISDIR, "directory"), (stat.S_ISLNK, "link"))
+MEMINFO = "/proc/meminfo"
+# cgroup v2's limit of the module's own group, then cgroup v1's: "max" or a number of bytes.
+MEMORY_LIMITS = ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes")
 
 
 def glibc_version() -> str | None:
@@ -200,6 +225,26 @@ def glibc_version() -> str | None:
     except (AttributeError, ValueError, OSError):
         return None
     return ".".join(version.split(".")[:2]) if name == "glibc" else None
+
+
+def memory_mb(meminfo: str = MEMINFO, limits: tuple[str, ...] = MEMORY_LIMITS) -> int | None:
+    """MemTotal in MiB, or a control group's limit when that is lower."""
+    sizes = []
+    try:
+        with open(meminfo, encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("MemTotal:"):
+                    sizes.append(int(line.split()[1]) // 1024)
+                    break
+    except (OSError, ValueError):
+        pass
+    for path in limits:
+        try:
+            with open(path, encoding="ascii") as handle:
+                sizes.append(int(handle.read().strip()) // (1024 * 1024))
+        except (OSError, ValueError):
+            continue
+    return min(sizes) if sizes else None
 
 
 def os_release(candidates: tuple[str, ...] = OS_RELEASE) -> dict:
@@ -275,6 +320,16 @@ def file_state(module: AnsibleModule, path: str) -> dict:
     }
 
 
+def read_text(module: AnsibleModule, path: str, limit: int = 65536) -> str:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            return handle.read(limit)
+    except FileNotFoundError:
+        return ""
+    except OSError as exc:
+        module.fail_json(msg=f"host_snapshot could not read {path}: {exc.strerror}")
+
+
 def _name(lookup, number: int) -> str:
     try:
         return lookup(number)[0]
@@ -302,6 +357,7 @@ def main() -> None:
             "paths": {"type": "list", "elements": "path", "default": []},
             "services": {"type": "list", "elements": "str", "default": []},
             "globs": {"type": "list", "elements": "str", "default": []},
+            "read": {"type": "list", "elements": "path", "default": []},
             "version": {"type": "str", "default": ""},
             "version_by_release": {"type": "dict", "default": {}},
         },
@@ -311,10 +367,11 @@ def main() -> None:
     release = os_release()
     by_release = {str(key): str(value) for key, value in params["version_by_release"].items()}
     version = params["version"] or by_release.get(release["version"])
-    paths, units, packages, patterns = (
-        fill_in(params[name], version) for name in ("paths", "services", "packages", "globs")
+    paths, units, packages, patterns, reads = (
+        fill_in(params[name], version)
+        for name in ("paths", "services", "packages", "globs", "read")
     )
-    relative = [path for path in paths + patterns if not os.path.isabs(path)]
+    relative = [path for path in paths + patterns + reads if not os.path.isabs(path)]
     if relative:
         module.fail_json(msg=f"paths must be absolute; these are not: {', '.join(relative)}")
 
@@ -346,7 +403,9 @@ def main() -> None:
         },
         architecture=platform.machine(),
         glibc=glibc_version(),
+        contents={path: read_text(module, path) for path in reads},
         fqdn=socket.getfqdn(),
+        memory_mb=memory_mb(),
     )
 
 

@@ -28,6 +28,15 @@ def _scripts(location: Path) -> ScriptDirectory:
     return ScriptDirectory.from_config(config)
 
 
+def host_memory_mb() -> int:
+    """This machine's memory in MiB as the kernel counts it, or its control group's lower limit."""
+    memory = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2**20
+    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        text = Path(path).read_text().strip() if os.access(path, os.R_OK) else "max"
+        memory = min(memory, int(text) // 2**20) if text.isdigit() else memory
+    return memory
+
+
 def head_revision(location: Path = MIGRATIONS) -> str:
     """The head of the migration scripts, read from the scripts themselves."""
     return _scripts(location).get_current_head()

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import module_manual, run_module
+from tests.helpers import host_memory_mb, module_manual, run_module
 from tests.pgserver import server_major
 
 
@@ -113,6 +113,10 @@ def test_python_platform_and_systemd_are_this_machine(tmp_path):
     assert result["missing_packages"] == [] and result["files"] == {}
 
 
+def test_memory_is_what_the_kernel_says_or_the_control_groups_lower_limit():
+    assert snapshot()["memory_mb"] == host_memory_mb()
+
+
 def test_services_are_read_only_where_systemd_runs():
     result = snapshot("services=backend-db-no-such-unit")
     if result["systemd"]:
@@ -158,6 +162,16 @@ def test_the_version_placeholder_is_filled_in_from_the_release_or_the_version(tm
     assert explicit["version"] == "7"
     assert explicit["missing_packages"] == ["backend-db-7-absent"]
     assert list(explicit["files"]) == [f"{tmp_path}/v7"]
+
+
+def test_read_files_come_back_as_text_and_missing_ones_as_empty(tmp_path):
+    (tmp_path / "v7").mkdir()
+    (tmp_path / "v7" / "server.crt").write_text("-----BEGIN CERTIFICATE-----\nMII\n")
+    result = snapshot(f"read={tmp_path}/v{{version}}/server.crt,{tmp_path}/absent", "version=7")
+    assert result["contents"] == {
+        f"{tmp_path}/v7/server.crt": "-----BEGIN CERTIFICATE-----\nMII\n",
+        f"{tmp_path}/absent": "",
+    }
 
 
 def test_without_a_version_for_the_release_entries_needing_one_are_left_out(tmp_path):
