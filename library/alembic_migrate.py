@@ -81,6 +81,33 @@ options:
     description: Database to migrate. Required unless O(url) is given.
     type: str
     aliases: [db]
+  ssl_mode:
+    description:
+      - How the connection uses TLS (libpq's C(sslmode)). Unset, libpq's default,
+        C(prefer), which accepts any server and falls back to plain text. Over a network
+        use C(verify-full) with O(ca_cert); the migrations role does whenever it connects
+        over TCP.
+      - With O(url), put C(sslmode) and the other keywords in its query string instead.
+    type: str
+    choices: [allow, disable, prefer, require, verify-ca, verify-full]
+  ca_cert:
+    description:
+      - File of the certificate authorities the server's certificate must chain to
+        (libpq's C(sslrootcert)), for O(ssl_mode) C(verify-ca) or C(verify-full).
+    type: path
+    aliases: [ssl_rootcert]
+  ssl_cert:
+    description: Client certificate file (libpq's C(sslcert)), for C(cert) authentication.
+    type: path
+  ssl_key:
+    description: Private key file of O(ssl_cert) (libpq's C(sslkey)).
+    type: path
+  connect_params:
+    description:
+      - Further libpq connection keywords, such as C(target_session_attrs) or
+        C(sslcrl); they win over the options above.
+    type: dict
+    default: {}
   connect_timeout:
     description: Seconds to wait for the connection to the server.
     type: int
@@ -268,6 +295,7 @@ import time  # noqa: E402
 from ansible.module_utils.alembic_head_check import (  # noqa: E402
     APPLICATION_NAME,
     CannotConnect,
+    libpq_options,
     login_connect_args,
     recorded_head,
 )
@@ -281,6 +309,16 @@ LOGIN_OPTIONS = (
     "login_unix_socket",
     "login_db",
 )
+# The options libpq_options turns into libpq keywords; none goes with url.
+TLS_OPTIONS = ("ssl_mode", "ca_cert", "ssl_cert", "ssl_key", "connect_params")
+
+
+def login(params: dict) -> dict:
+    """The login_* options, with the TLS options as libpq keywords, for build_url and
+    login_connect_args alike."""
+    return {name: params[name] for name in LOGIN_OPTIONS} | {
+        "options": libpq_options(**{name: params[name] for name in TLS_OPTIONS})
+    }
 
 
 def argument_spec() -> dict:
@@ -295,6 +333,14 @@ def argument_spec() -> dict:
         "login_password": {"type": "str", "default": "", "no_log": True},
         "login_unix_socket": {"type": "str", "default": ""},
         "login_db": {"type": "str", "aliases": ["db"]},
+        "ssl_mode": {
+            "type": "str",
+            "choices": ["allow", "disable", "prefer", "require", "verify-ca", "verify-full"],
+        },
+        "ca_cert": {"type": "path", "aliases": ["ssl_rootcert"]},
+        "ssl_cert": {"type": "path"},
+        "ssl_key": {"type": "path"},
+        "connect_params": {"type": "dict", "default": {}},
         "connect_timeout": {"type": "int", "default": 10},
         "migration_lock_timeout": {"type": "float", "default": 300},
         "lock_timeouts": {
@@ -369,7 +415,7 @@ def already_at_head(module: AnsibleModule) -> None:
     try:
         head = recorded_head(
             params["script_location"],
-            **login_connect_args(**{name: params[name] for name in LOGIN_OPTIONS}),
+            **login_connect_args(**login(params)),
             connect_timeout=params["connect_timeout"],
             application_name=APPLICATION_NAME,
         )
@@ -377,7 +423,7 @@ def already_at_head(module: AnsibleModule) -> None:
         # The usual path would wait as long again to fail the same way: say it now.
         from ansible.module_utils.alembic_migration import build_url, connection_failure
 
-        url = build_url(**{name: params[name] for name in LOGIN_OPTIONS})
+        url = build_url(**login(params))
         module.fail_json(msg=str(connection_failure(url, failure.error)))
     if head is not None:
         module.exit_json(
@@ -398,7 +444,7 @@ def main() -> None:
         argument_spec=argument_spec(),
         supports_check_mode=True,
         required_one_of=[("url", "login_db")],
-        mutually_exclusive=[("url", "login_db")],
+        mutually_exclusive=[("url", "login_db"), *(("url", name) for name in TLS_OPTIONS)],
     )
     params = module.params
     problem = option_problem(params)
@@ -421,7 +467,7 @@ def main() -> None:
 
     url = None
     try:
-        url = build_url(url=params["url"], **{name: params[name] for name in LOGIN_OPTIONS})
+        url = build_url(url=params["url"], **login(params))
         result = migrate(
             MigrationRequest(
                 script_location=params["script_location"],

@@ -203,8 +203,13 @@ def build_url(
     login_password: str | None = None,
     login_unix_socket: str | None = None,
     login_db: str | None = None,
+    options: dict[str, str] | None = None,
 ) -> URL:
-    """The SQLAlchemy URL from either `url` or the community.postgresql login_* options."""
+    """The SQLAlchemy URL from either `url` or the community.postgresql login_* options.
+
+    `options` are libpq keywords (sslmode, sslrootcert, ...) for the URL's query, which
+    SQLAlchemy passes to psycopg2 as they are.
+    """
     if url:
         # Everything between :// and the first / after it: user, password, host, port.
         authority = url.partition("://")[2].partition("/")[0]
@@ -235,10 +240,10 @@ def build_url(
             )
         if not parsed.database:
             raise MigrationError("the url option names no database; end it with /DATABASE")
-        return parsed.set(drivername="postgresql+psycopg2")
+        return parsed.set(drivername="postgresql+psycopg2").update_query_dict(dict(options or {}))
     if not login_db:
         raise MigrationError("no database to migrate: set login_db (or url)")
-    query = {}
+    query = dict(options or {})
     if login_unix_socket and not login_host:
         query["host"] = login_unix_socket
     return URL.create(

@@ -13,6 +13,7 @@ from sqlalchemy.dialects.postgresql.psycopg2 import PGDialect_psycopg2
 from module_utils import alembic_head_check, alembic_migration
 from module_utils.alembic_head_check import (
     CannotConnect,
+    libpq_options,
     login_connect_args,
     recorded_head,
     single_head,
@@ -55,23 +56,41 @@ def documented_login_options() -> set[str]:
     return {name for name in documented_options("alembic_migrate") if name.startswith("login_")}
 
 
+TLS = {
+    "ssl_mode": "verify-full", "ca_cert": "/etc/backend-db/ca.crt", "ssl_cert": "/root/client.crt",
+    "ssl_key": "/root/client.key", "connect_params": {"target_session_attrs": "read-write"},
+}  # fmt: skip
+
+
 @pytest.mark.parametrize(
-    "login",
+    "login, tls",
     [
-        {"login_host": "db.example", "login_port": 6543, "login_user": "owner",
-         "login_password": "secret", "login_unix_socket": "/run/pg", "login_db": "backend"},
-        {"login_host": "", "login_port": 5432, "login_user": "postgres",
-         "login_password": "", "login_unix_socket": "/var/run/postgresql", "login_db": "backend"},
+        ({"login_host": "db.example", "login_port": 6543, "login_user": "owner",
+          "login_password": "secret", "login_unix_socket": "/run/pg", "login_db": "backend"}, TLS),
+        ({"login_host": "", "login_port": 5432, "login_user": "postgres",
+          "login_password": "", "login_unix_socket": "/var/run/postgresql", "login_db": "backend"},
+         dict.fromkeys(TLS)),
     ],
     ids=["tcp", "socket"],
 )  # fmt: skip
-def test_the_head_check_connects_where_the_full_check_does(login):
-    # Every login_* option of the module is mapped by both; one added to the module
-    # and to only one mapping fails here.
+def test_the_head_check_connects_where_the_full_check_does(login, tls):
+    # Every login_* and TLS option of the module is mapped by both; one added to the
+    # module and to only one mapping fails here.
     assert set(login) == documented_login_options()
-    url = alembic_migration.build_url(**login)
+    assert set(tls) <= set(documented_options("alembic_migrate"))
+    options = libpq_options(**tls)
+    url = alembic_migration.build_url(**login, options=options)
     _, sqlalchemy_connect_args = PGDialect_psycopg2().create_connect_args(url)
-    assert login_connect_args(**login) == sqlalchemy_connect_args
+    assert login_connect_args(**login, options=options) == sqlalchemy_connect_args
+
+
+def test_the_tls_options_are_libpqs_keywords():
+    assert libpq_options(**TLS) == {
+        "sslmode": "verify-full", "sslrootcert": "/etc/backend-db/ca.crt",
+        "sslcert": "/root/client.crt", "sslkey": "/root/client.key",
+        "target_session_attrs": "read-write",
+    }  # fmt: skip
+    assert libpq_options() == {}
 
 
 def test_the_head_read_from_source_is_alembics_head(scripts):
