@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from module_utils.alembic_migration import MigrationRequest, migrate
 from tests import design
 from tests.conftest import ROOT
-from tests.helpers import head_revision, lineage
+from tests.helpers import head_revision, host_memory_mb, lineage
 from tests.pgserver import _free_port, server_major
 
 pytestmark = pytest.mark.skipif(
@@ -48,6 +48,8 @@ class Site:
         self.owner_password = secrets.token_urlsafe(24)
         self.app_password = secrets.token_urlsafe(24)
         self.cipher_pass = secrets.token_urlsafe(32)
+        self.monitor_password = secrets.token_urlsafe(24)
+        self.ca_cert = Path(f"/etc/backend-db/{self.cluster}-ca.crt")
         self.backup_config = Path(f"/etc/pgbackrest/{self.cluster}.conf")
         self.vars_file = workdir / "vars.json"
         self.vars_file.write_text(
@@ -59,6 +61,9 @@ class Site:
                     "app_database_owner_password": self.owner_password,
                     "app_database_app_password": self.app_password,
                     "backup_repo_cipher_pass": self.cipher_pass,
+                    "app_database_monitor_password": self.monitor_password,
+                    # The machine's own CA certificate (make site's) stays as it is.
+                    "postgresql_ca_cert_path": str(self.ca_cert),
                 }
             )
         )
@@ -125,8 +130,8 @@ class Site:
             sampler.join()
         return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr), seen
 
-    def passwords(self) -> tuple[str, str, str]:
-        return self.owner_password, self.app_password, self.cipher_pass
+    def passwords(self) -> tuple[str, ...]:
+        return self.owner_password, self.app_password, self.cipher_pass, self.monitor_password
 
     def connect(
         self,
@@ -155,6 +160,7 @@ class Site:
             capture_output=True,
             check=False,
         )
+        self.ca_cert.unlink(missing_ok=True)
         # The stanza's configuration, repository, spool and logs (the cluster is the stanza).
         self.backup_config.unlink(missing_ok=True)
         for kind in ("archive", "backup"):
@@ -462,6 +468,16 @@ def test_the_local_repository_restores_into_a_new_cluster_leaving_the_cluster_al
         subprocess.run(dropped, capture_output=True, check=False)
 
 
+NETS, HBAS, EXTS = "postgresql_client_networks", "postgresql_hba_entries", "app_database_extensions"
+# Shaped like a certificate; the checks it meets stop the run before anything reads it.
+PEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+# A valid pg_hba entry, which each case of the invalid-variable test spoils in one way.
+HBA = {
+    "type": "hostssl", "database": "backend", "user": "backend_app",
+    "address": "10.9.0.0/16", "method": "scram-sha-256",
+}  # fmt: skip
+
+
 @pytest.mark.parametrize(
     "playbook, extra, named",
     [
@@ -470,6 +486,23 @@ def test_the_local_repository_restores_into_a_new_cluster_leaving_the_cluster_al
         ("server", {"postgresql_client_networks": ["10.0.0.0/33"]}, "postgresql_client_networks"),
         ("server", {"postgresql_client_networks": "10.0.0.0/8"}, "postgresql_client_networks"),
         ("server", {"postgresql_client_roles": ["postgres"]}, "postgresql_client_roles"),
+        # Shaped like a network, but no address (the pattern check let both through).
+        ("server", {NETS: ["999.1.1.1/8"]}, "has 999.1.1.1/8, which is not a CIDR network"),
+        ("server", {NETS: [":/64"]}, "has :/64, which is not a CIDR network"),
+        ("server", {NETS: ["10.0.0.1/8"]}, "has 10.0.0.1/8, which is not a CIDR network"),
+        ("server", {HBAS: [HBA | {"method": "trust"}]}, "has method trust, which the role never"),
+        ("server", {HBAS: [HBA | {"method": "md5"}]}, "has method md5, which the role never"),
+        ("server", {HBAS: [HBA | {"type": "host"}]}, "has type host, which must be local or"),
+        ("server", {HBAS: [HBA | {"address": "10.0.0.0/40"}]}, "has address 10.0.0.0/40, which"),
+        ("server", {HBAS: [HBA | {"user": "postgres"}]}, "admits the postgres superuser over TCP"),
+        ("server", {HBAS: [HBA | {"user": "a b"}]}, "has database or user a b, which must"),
+        ("server", {HBAS: [HBA | {"port": 1}]}, "has port, which an entry does not take"),
+        ("server", {"postgresql_ca_certificate": PEM}, "comes without postgresql_ca_private_key"),
+        ("server", {"postgresql_ca_private_key": PEM}, "postgresql_ca_private_key needs"),
+        ("server", {"postgresql_ssl_renew_before_days": 400}, "must be less than postgresql_ssl"),
+        ("site", {EXTS: ["no_such_thing"]}, "has no_such_thing, which PostgreSQL on this host"),
+        ("database", {EXTS: ["a b"]}, "has a b, which is not an extension name"),
+        ("database", {"app_database_monitor_password": "short"}, "monitor_password must have 16"),
         ("server", {"postgresql_log_statement": "everything"}, "postgresql_log_statement"),
         ("database", {"app_database_app_password": "short"}, "app_database_app_password"),
         ("database", {"app_database_name": "Bad-Name"}, "app_database_name"),
@@ -493,6 +526,166 @@ def test_invalid_role_variables_fail_before_any_task_changes_anything(
     assert named in result.stdout + result.stderr
     assert recap(result)["changed"] == 0
     assert "Traceback" not in result.stdout + result.stderr
+
+
+def hba_rules(site) -> list[tuple]:
+    """The rules of the pg_hba.conf on disk as PostgreSQL parses it."""
+    return superuser_rows(
+        site,
+        "SELECT type, database, user_name, address, auth_method, options, error"
+        " FROM pg_hba_file_rules ORDER BY line_number",
+    )
+
+
+def test_clients_verify_the_server_with_the_project_ca_and_another_name_fails(site):
+    for host in ("127.0.0.1", "localhost"):
+        verified = psycopg2.connect(
+            host=host, port=site.port, user="backend_app", dbname="backend",
+            password=site.app_password, sslmode="verify-full", sslrootcert=str(site.ca_cert),
+        )  # fmt: skip
+        verified.close()
+    with pytest.raises(psycopg2.OperationalError, match="does not match host name"):
+        psycopg2.connect(
+            host="db.example.invalid", hostaddr="127.0.0.1", port=site.port, user="backend_app",
+            dbname="backend", password=site.app_password, sslmode="verify-full",
+            sslrootcert=str(site.ca_cert),
+        )  # fmt: skip
+
+
+def test_a_migration_that_cannot_verify_the_server_fails_saying_so(site, tmp_path):
+    # Another CA than the project's, installed by the role where the inventory says.
+    other = subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+         "-nodes", "-keyout", str(tmp_path / "other.key"), "-subj", "/CN=another CA", "-days", "1"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    path = site.ca_cert.with_name(f"{site.cluster}-other-ca.crt")
+    extra = tmp_path / "extra.json"
+    extra.write_text(
+        json.dumps({"migrations_ca_cert_path": str(path), "migrations_ca_certificate": other})
+    )
+    try:
+        result = site.play("-e", f"@{extra}", playbook="playbooks/migrate.yml")
+    finally:
+        path.unlink(missing_ok=True)
+    assert result.returncode != 0
+    assert "certificate verify failed" in result.stdout, result.stdout[-3000:]
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_pg_stat_statements_is_loaded_and_the_monitoring_role_reads_it_over_verified_tls(site):
+    monitor = psycopg2.connect(
+        host="127.0.0.1", port=site.port, user="backend_monitor", dbname="backend",
+        password=site.monitor_password, sslmode="verify-full", sslrootcert=str(site.ca_cert),
+    )  # fmt: skip
+    try:
+        with monitor.cursor() as cursor:
+            cursor.execute("SHOW shared_preload_libraries")
+            assert cursor.fetchone() == ("pg_stat_statements",)
+            # The statements of every role, not only its own: pg_monitor's reach.
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_statements s JOIN pg_roles r ON r.oid = s.userid"
+                " WHERE r.rolname = 'backend_owner'"
+            )
+            assert cursor.fetchone()[0] > 0
+            cursor.execute("SELECT pg_has_role('pg_monitor', 'member')")
+            assert cursor.fetchone() == (True,)
+            with pytest.raises(psycopg2.errors.InsufficientPrivilege):
+                cursor.execute("CREATE TABLE intruder (id int)")
+    finally:
+        monitor.close()
+
+
+def superuser_rows(site, sql: str, params: tuple = ()) -> list[tuple]:
+    """Rows of `sql`, run as postgres over the cluster's socket (peer, as root)."""
+    connection = psycopg2.connect(host="/var/run/postgresql", port=site.port, user="postgres")
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchall()
+    finally:
+        connection.close()
+
+
+def superuser_value(site, sql: str) -> object:
+    return superuser_rows(site, sql)[0][0]
+
+
+def test_a_changed_preload_library_list_restarts_the_server_once_and_takes_effect(site, tmp_path):
+    started = superuser_value(site, "SELECT pg_postmaster_start_time()")
+    extra = tmp_path / "extra.json"
+    extra.write_text(json.dumps({"postgresql_shared_preload_libraries": []}))
+    try:
+        changed = site.play("-e", f"@{extra}", playbook="playbooks/server.yml")
+        assert changed.returncode == 0, changed.stdout[-3000:]
+        # PostgreSQL said the setting needs a restart (pg_file_settings), so the role did.
+        assert superuser_value(site, "SHOW shared_preload_libraries") == ""
+        assert superuser_value(site, "SELECT pg_postmaster_start_time()") > started
+    finally:
+        restored = site.play(playbook="playbooks/server.yml")
+    assert restored.returncode == 0, restored.stdout[-3000:]
+    assert superuser_value(site, "SHOW shared_preload_libraries") == "pg_stat_statements"
+
+
+def test_memory_settings_follow_the_hosts_memory_and_max_connections(site):
+    # The host's memory as host_snapshot's own test holds the module to read it, then the
+    # role's documented rule.
+    memory = host_memory_mb()
+    shared_buffers = min(max(memory // 4, 32), 16384)
+    expected = {
+        "shared_buffers": shared_buffers,
+        "effective_cache_size": max(memory * 3 // 4, 128),
+        "work_mem": min(max((memory - shared_buffers) // (4 * 100), 4), 64),
+        "maintenance_work_mem": min(max(memory // 16, 64), 2048),
+    }
+    rows = superuser_rows(
+        site,
+        "SELECT name, pg_size_bytes(current_setting(name)) / 1048576 FROM unnest(%s) name",
+        (list(expected),),
+    )
+    assert dict(rows) == expected
+
+
+def test_pg_hba_entries_are_added_and_a_line_postgresql_rejects_leaves_the_old_file(site, tmp_path):
+    hba = Path(f"/etc/postgresql/{VERSION}/{site.cluster}/pg_hba.conf")
+    monitor = HBA | {"user": ["backend_app", "+backend_owner"], "options": "clientcert=verify-ca"}
+    extra = tmp_path / "extra.json"
+    try:
+        extra.write_text(json.dumps({HBAS: [monitor]}))
+        added = site.play("-e", f"@{extra}", playbook="playbooks/server.yml")
+        assert added.returncode == 0, added.stdout[-3000:]
+        rules = hba_rules(site)
+        assert (
+            "hostssl", ["backend"], ["backend_app", "+backend_owner"], "10.9.0.0",
+            "scram-sha-256", ["clientcert=verify-ca"], None,
+        ) in rules  # fmt: skip
+        # The superuser's reject still comes before the inventory's entries.
+        assert [rule[2] for rule in rules].index(["postgres"]) < rules.index(
+            next(rule for rule in rules if rule[3] == "10.9.0.0")
+        )
+        in_force = hba.read_bytes()
+
+        # Valid for the role, but not for PostgreSQL (map= is for peer and cert): the old
+        # file stays, and the run names the line and PostgreSQL's reason.
+        extra.write_text(json.dumps({HBAS: [HBA | {"options": "map=monitoring"}]}))
+        rejected = site.play("-e", f"@{extra}", playbook="playbooks/server.yml")
+        output = " ".join(rejected.stdout.split())
+        assert rejected.returncode != 0
+        assert re.search(
+            r"PostgreSQL rejects pg_hba\.conf line \d+ \(hostssl backend backend_app"
+            r" 10\.9\.0\.0/16 scram-sha-256 map=monitoring\): authentication option \W+map\W+"
+            r" is only valid for .*; the previous file stays in force",
+            output,
+        ), output[-3000:]
+        assert hba.read_bytes() == in_force
+        assert all(error is None for *_, error in hba_rules(site))
+        assert not list(hba.parent.glob("pg_hba.conf.*")), "a copy of the old file was left behind"
+        assert "Traceback" not in rejected.stdout + rejected.stderr
+        site.connect().close()
+    finally:
+        restored = site.play(playbook="playbooks/server.yml")
+    assert restored.returncode == 0, restored.stdout[-3000:]
+    assert not any(rule[3] == "10.9.0.0" for rule in hba_rules(site))
 
 
 def test_two_servers_with_one_stanza_on_one_repository_host_fail_before_any_change(site, tmp_path):

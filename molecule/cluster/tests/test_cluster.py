@@ -64,6 +64,12 @@ def test_the_server_presents_the_certificate_the_inventory_supplied(app):
     assert other.rc != 0 and "certificate verify failed" in other.stderr
 
 
+def test_the_application_host_has_the_ca_its_migration_verified_the_server_with(app):
+    # The role wrote the inventory's CA certificate where the migration's ca_cert points.
+    verified = app(sslmode="verify-full sslrootcert=/etc/backend-db/ca.crt")
+    assert verified.rc == 0, verified.stderr
+
+
 def test_application_host_without_tls_is_refused(app):
     result = app(sslmode="disable")
     assert result.rc != 0 and "no encryption" in result.stderr
