@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from module_utils.alembic_migration import MigrationRequest, migrate
 from tests import design
 from tests.conftest import ROOT
-from tests.helpers import head_revision, host_memory_mb, lineage
+from tests.helpers import head_revision, host_memory_mb, lineage, memory_settings_mb
 from tests.pgserver import _free_port, server_major
 
 pytestmark = pytest.mark.skipif(
@@ -630,14 +630,7 @@ def test_a_changed_preload_library_list_restarts_the_server_once_and_takes_effec
 def test_memory_settings_follow_the_hosts_memory_and_max_connections(site):
     # The host's memory as host_snapshot's own test holds the module to read it, then the
     # role's documented rule.
-    memory = host_memory_mb()
-    shared_buffers = min(max(memory // 4, 32), 16384)
-    expected = {
-        "shared_buffers": shared_buffers,
-        "effective_cache_size": max(memory * 3 // 4, 128),
-        "work_mem": min(max((memory - shared_buffers) // (4 * 100), 4), 64),
-        "maintenance_work_mem": min(max(memory // 16, 64), 2048),
-    }
+    expected = memory_settings_mb(host_memory_mb())
     rows = superuser_rows(
         site,
         "SELECT name, pg_size_bytes(current_setting(name)) / 1048576 FROM unnest(%s) name",
