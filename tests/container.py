@@ -12,6 +12,8 @@ from tests.conftest import ROOT
 from tests.pgserver import TemporaryPostgres
 
 SEPARATOR = "\x1f"
+# The Debian releases the Molecule images are made for, and the PostgreSQL major each ships.
+MAJOR_BY_RELEASE = {"12": 15, "13": 17}
 
 
 def molecule_playbook(playbook: str, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:

@@ -37,6 +37,17 @@ def host_memory_mb() -> int:
     return memory
 
 
+def memory_settings_mb(memory: int, max_connections: int = 100) -> dict[str, int]:
+    """The postgresql role's documented memory settings, in MiB, for a host's memory in MiB."""
+    shared_buffers = min(max(memory // 4, 32), 16384)
+    return {
+        "shared_buffers": shared_buffers,
+        "effective_cache_size": max(memory * 3 // 4, 128),
+        "work_mem": min(max((memory - shared_buffers) // (4 * max_connections), 4), 64),
+        "maintenance_work_mem": min(max(memory // 16, 64), 2048),
+    }
+
+
 def head_revision(location: Path = MIGRATIONS) -> str:
     """The head of the migration scripts, read from the scripts themselves."""
     return _scripts(location).get_current_head()

@@ -12,28 +12,24 @@ import time
 from pathlib import Path
 
 import pytest
+import testinfra
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from tests.container import install_pgpass, molecule_playbook, psql_query, secret
+from tests.container import (
+    MAJOR_BY_RELEASE,
+    install_pgpass,
+    molecule_playbook,
+    psql_query,
+    secret,
+)
+from tests.helpers import memory_settings_mb
 
-MAJOR_BY_RELEASE = {"12": 15, "13": 17}
-testinfra_hosts = [f"podman://backend-db-default-{release}" for release in MAJOR_BY_RELEASE]
+testinfra_hosts = [f"podman://backend-db-default-{release}" for release in ("12", "13")]
 CA = "/etc/backend-db/ca.crt"
 # The roles whose passwords the tests give psql (all at once: each call replaces ~/.pgpass).
 PGPASS = [("backend", "backend_app"), ("backend", "backend_monitor")]
-
-
-@pytest.fixture(scope="module")
-def major(host) -> int:
-    release = host.run(". /etc/os-release && echo $VERSION_ID").stdout.strip()
-    return MAJOR_BY_RELEASE[release]
-
-
-@pytest.fixture(scope="module")
-def query(host):
-    return psql_query(host)
 
 
 @pytest.fixture(scope="module")
@@ -134,12 +130,16 @@ def recap(output: str, name: str) -> dict[str, int]:
     return {key: int(value) for key, value in re.findall(r"(\w+)=(\d+)", match.group(1))}
 
 
-# A converge per host: on one host only (the signing path itself ran on both in the
-# converge, and the renewal logic is the controller's).
-@pytest.mark.testinfra_hosts(testinfra_hosts[1])
-def test_a_certificate_near_expiry_is_renewed_by_a_converge_and_served_after_a_reload(
-    host, major, query
-):
+def on(release: str):
+    """The container of `release`, its PostgreSQL major, and psql as postgres in it: for the
+    tests that converge, which run on one release only (the logic is the controller's, and
+    the other release runs it in tests/test_site.py through pytest-other-release)."""
+    host = testinfra.get_host(f"podman://backend-db-default-{release}")
+    return host, MAJOR_BY_RELEASE[release], psql_query(host)
+
+
+def test_a_certificate_near_expiry_is_renewed_by_a_converge_and_served_after_a_reload():
+    host, major, query = on("13")
     name = host.backend.name
     directory = f"/etc/postgresql/{major}/main"
     key, certificate = short_lived_certificate(served_certificate(host))
@@ -165,10 +165,8 @@ def test_a_certificate_near_expiry_is_renewed_by_a_converge_and_served_after_a_r
     assert query("SELECT pg_postmaster_start_time()") == started
 
 
-# On Debian 12's PostgreSQL 15; tests/test_site.py runs the same on the other release too
-# (here, and in pytest-other-release).
-@pytest.mark.testinfra_hosts(testinfra_hosts[0])
-def test_a_pg_hba_line_postgresql_rejects_leaves_the_file_in_force(host, major, query):
+def test_a_pg_hba_line_postgresql_rejects_leaves_the_file_in_force():
+    host, major, query = on("12")
     name = host.backend.name
     hba = f"/etc/postgresql/{major}/main/pg_hba.conf"
     before = host.file(hba).sha256sum
@@ -220,13 +218,7 @@ def test_memory_settings_follow_the_containers_memory(host, query):
     memory = int(host.run("awk '/^MemTotal:/ {print $2}' /proc/meminfo").stdout) // 1024
     limit = host.run("cat /sys/fs/cgroup/memory.max").stdout.strip()
     memory = min(memory, int(limit) // 2**20) if limit.isdigit() else memory
-    shared_buffers = min(max(memory // 4, 32), 16384)
-    expected = {
-        "shared_buffers": shared_buffers,
-        "effective_cache_size": max(memory * 3 // 4, 128),
-        "work_mem": min(max((memory - shared_buffers) // 400, 4), 64),
-        "maintenance_work_mem": min(max(memory // 16, 64), 2048),
-    }
+    expected = memory_settings_mb(memory)
     rows = query(
         "SELECT name, pg_size_bytes(current_setting(name)) / 1048576 FROM unnest(ARRAY["
         + ",".join(f"'{name}'" for name in expected)

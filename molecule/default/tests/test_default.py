@@ -17,27 +17,14 @@ from tests.container import (
     install_pgpass,
     local_psql_query,
     molecule_playbook,
-    psql_query,
     secret,
 )
 from tests.helpers import head_revision
 from tests.pgserver import TemporaryPostgres
 
-# Debian 12 and Debian 13, each with the PostgreSQL major its release ships.
-MAJOR_BY_RELEASE = {"12": 15, "13": 17}
-testinfra_hosts = [f"podman://backend-db-default-{release}" for release in MAJOR_BY_RELEASE]
+# Debian 12 and Debian 13 (conftest.py: each one's major, and the query fixture).
+testinfra_hosts = [f"podman://backend-db-default-{release}" for release in ("12", "13")]
 PORT = 5432
-
-
-@pytest.fixture(scope="module")
-def major(host) -> int:
-    release = host.run(". /etc/os-release && echo $VERSION_ID").stdout.strip()
-    return MAJOR_BY_RELEASE[release]
-
-
-@pytest.fixture(scope="module")
-def query(host):
-    return psql_query(host)
 
 
 @pytest.fixture(scope="module")
