@@ -68,6 +68,8 @@ options:
         the database's owner. Unset, libpq's default (the operating-system user's name).
       - A superuser is refused when there are revisions to apply, unless
         O(allow_superuser=true).
+      - A standby (a server in recovery, such as a Patroni replica) is refused, in check
+        mode too, before anything else: migrations go to the primary.
     type: str
   login_password:
     description: Password of O(login_user).

@@ -603,6 +603,7 @@ def migrate(request: MigrationRequest) -> MigrationResult:
     target = resolve_target(scripts, request.revision, location)
 
     with connect(request.url, request.connect_timeout) as connection:
+        refuse_standby(connection, request.url)
         before, current, direction, steps = _planned(request, scripts, connection, location, target)
         # Already at the target: a revision once recorded stays, so there is nothing a
         # concurrent run could change and no need to queue for the migration lock.
@@ -643,6 +644,18 @@ def migrate(request: MigrationRequest) -> MigrationResult:
         attempts=attempts,
         restore_point=restore_point,
     )
+
+
+def refuse_standby(connection: sa.Connection, url: URL) -> None:
+    """A standby (a Patroni replica, say) cannot take a migration, and a check there would
+    compare with a copy that may lag: say so before anything else."""
+    if connection.execute(sa.text("SELECT pg_is_in_recovery()")).scalar():
+        connection.rollback()
+        raise MigrationError(
+            f"{describe(url)} is a read-only standby (pg_is_in_recovery() is true): point the "
+            "migration at the primary, for a Patroni cluster its leader or read-write endpoint"
+        )
+    connection.rollback()
 
 
 def restore_point_name(step: Step, when: datetime) -> str:

@@ -112,6 +112,20 @@ class TemporaryPostgres:
         )
         return self
 
+    def make_standby(self) -> TemporaryPostgres:
+        """Restart the server as a standby: in recovery, read-only, as a replica is."""
+        options = (
+            f"-p {self.port} -k {self.socket_dir} -c listen_addresses=127.0.0.1 -c hot_standby=on"
+        )
+        self._run("pg_ctl", "-D", str(self.datadir), "-m", "fast", "-w", "stop")
+        (self.datadir / "standby.signal").touch()
+        if self._as_postgres:
+            shutil.chown(self.datadir / "standby.signal", "postgres")
+        self._run(
+            "pg_ctl", "-D", str(self.datadir), "-l", str(self.logfile), "-o", options, "-w", "start"
+        )
+        return self
+
     def stop(self) -> None:
         if (self.datadir / "postmaster.pid").exists():
             self._run("pg_ctl", "-D", str(self.datadir), "-m", "immediate", "-w", "stop")

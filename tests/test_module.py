@@ -7,6 +7,7 @@ import os
 import subprocess
 
 import pytest
+import sqlalchemy as sa
 
 from module_utils.alembic_migration import DEFAULT_LOCK_TIMEOUTS
 from tests.conftest import MIGRATIONS, ROOT
@@ -18,6 +19,7 @@ from tests.helpers import (
     module_manual,
     run_module,
 )
+from tests.pgserver import TemporaryPostgres
 
 
 def ansible(*module_args: str, extra: tuple[str, ...] = (), json_output: bool = True):
@@ -209,3 +211,29 @@ def test_the_default_lock_schedule_is_the_same_in_the_manual_the_spec_and_the_lo
     documented = documented_options("alembic_migrate")["lock_timeouts"]["default"]
     assert tuple(documented) == tuple(spec["lock_timeouts"]["default"])
     assert tuple(documented) == DEFAULT_LOCK_TIMEOUTS
+
+
+def test_module_pointed_at_a_standby_fails_in_one_sentence_before_any_change():
+    """A Patroni replica is a standby: the module says so instead of failing mid-way."""
+    password = "standby-App-Secret-7"
+    with TemporaryPostgres() as server:
+        admin = sa.create_engine(server.url(), isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f"CREATE ROLE standby_app LOGIN PASSWORD '{password}'")
+            connection.exec_driver_sql("CREATE DATABASE standby_app OWNER standby_app")
+        admin.dispose()
+        server.make_standby()
+        url = server.url(user="standby_app", password=password, database="standby_app")
+        for check in ((), ("--check",)):
+            completed, result = ansible(
+                f"script_location={MIGRATIONS}",
+                f"url={url.render_as_string(hide_password=False)}",
+                extra=check,
+            )
+            assert completed.returncode != 0
+            assert (
+                "is a read-only standby (pg_is_in_recovery() is true): point the migration"
+                in (result["msg"])
+            )
+            assert password not in completed.stdout + completed.stderr
+            assert "Traceback" not in completed.stdout + completed.stderr
