@@ -69,7 +69,7 @@ options:
       - A superuser is refused when there are revisions to apply, unless
         O(allow_superuser=true).
       - A standby (a server in recovery, such as a Patroni replica) is refused, in check
-        mode too, before anything else: migrations go to the primary.
+        mode too, before anything else; migrations go to the primary.
     type: str
   login_password:
     description: Password of O(login_user).
