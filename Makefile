@@ -7,7 +7,7 @@ export PATH := $(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 # podman reads the project's settings (runc, ulimits, cgroupfs), not /etc's.
 export CONTAINERS_CONF := $(CURDIR)/molecule/containers.conf
-MOLECULE_SCENARIOS := default cluster upgrade release-upgrade backup
+MOLECULE_SCENARIOS := default cluster upgrade release-upgrade backup ha
 STAMP := $(VENV)/.setup-done
 
 .PHONY: setup site test lint pytest pytest-other-release molecule image bench revision lock clean

@@ -1,0 +1,305 @@
+"""The Patroni cluster: its shape, its endpoints, and the drills (a killed leader under
+write load, a rejoin, a switchover), then a converge after them that changes nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import testinfra
+
+from tests.conftest import ROOT
+from tests.container import install_pgpass, molecule_playbook, secret
+from tests.helpers import head_revision
+
+MEMBERS = [f"backend-db-ha-{n}" for n in (1, 2, 3)]
+APP = "backend-db-ha-app"
+PATRONICTL = "patronictl --config-file /etc/patroni/config.yml"
+# The application names the cluster (its certificate's name) and reaches HAProxy locally.
+ENDPOINT = (
+    "host=payments hostaddr=127.0.0.1 dbname=backend sslmode=verify-full "
+    "sslrootcert=/etc/backend-db/ca.crt connect_timeout=3"
+)
+READ_WRITE, READ_ONLY = f"{ENDPOINT} port=5432", f"{ENDPOINT} port=5433"
+RESULTS = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "ha-drill.json"
+
+testinfra_hosts = [f"podman://{APP}"]
+
+
+def member(name: str):
+    return testinfra.get_host(f"podman://{name}")
+
+
+def running() -> list[str]:
+    names = subprocess.run(
+        ["podman", "ps", "--format", "{{.Names}}"], capture_output=True, text=True, check=True
+    ).stdout.split()
+    return [name for name in MEMBERS if name in names]
+
+
+def cluster() -> list[dict]:
+    """Patroni's view of the members, from any running one."""
+    for name in running():
+        listed = member(name).run(f"{PATRONICTL} list --format json")
+        if listed.rc == 0:
+            return json.loads(listed.stdout)
+    raise AssertionError("no member answers patronictl list")
+
+
+def leader() -> str:
+    leaders = [m["Member"] for m in cluster() if m["Role"] == "Leader"]
+    assert len(leaders) == 1, cluster()
+    return leaders[0]
+
+
+def local_sql(name: str, sql: str, database: str = "backend") -> str:
+    result = member(name).run("runuser -u postgres -- psql -XAtq -d %s -c %s", database, sql)
+    assert result.rc == 0, result.stderr
+    return result.stdout.strip()
+
+
+def wait_for(condition, seconds: float, what: str):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            value = condition()
+        except AssertionError:
+            value = None
+        if value:
+            return value
+        time.sleep(1)
+    raise AssertionError(f"{what} within {seconds} s: {cluster()}")
+
+
+@pytest.fixture(scope="module")
+def app_sql():
+    install_pgpass(
+        APP,
+        [
+            ("backend", "backend_app", secret("backend_app")),
+            ("backend", "backend_owner", secret("backend_owner")),
+        ],
+    )
+    host = testinfra.get_host(f"podman://{APP}")
+
+    def run(sql: str, dsn: str = READ_WRITE, user: str = "backend_app"):
+        return host.run("psql -XAtq -v ON_ERROR_STOP=1 %s -c %s", f"{dsn} user={user}", sql)
+
+    return run
+
+
+def test_one_leader_and_two_streaming_replicas_one_of_them_synchronous():
+    members = cluster()
+    roles = sorted(m["Role"] for m in members)
+    assert roles == ["Leader", "Replica", "Sync Standby"], members
+    assert all(m["State"] in ("running", "streaming") for m in members), members
+    streaming = "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'"
+    assert local_sql(leader(), streaming) == "2"
+
+
+def test_the_schema_is_at_head_on_every_member():
+    for name in MEMBERS:
+        assert local_sql(name, "SELECT version_num FROM alembic_version") == head_revision()
+
+
+def test_every_member_keeps_the_postgresql_roles_guarantees():
+    for name in MEMBERS:
+        host = member(name)
+        assert host.file("/etc/patroni/config.yml").mode == 0o600
+        assert local_sql(name, "SHOW ssl", "postgres") == "on"
+        assert local_sql(name, "SHOW password_encryption", "postgres") == "scram-sha-256"
+        assert local_sql(name, "SHOW synchronous_commit", "postgres") == "on"
+        assert not host.service("postgresql@15-main").is_enabled
+        hba = host.file("/etc/postgresql/15/main/pg_hba.conf").content_string
+        assert "hostssl replication  replicator" in hba
+        assert " trust" not in hba and " md5" not in hba
+
+
+def test_the_application_writes_to_the_leader_and_reads_from_a_replica_over_verified_tls(app_sql):
+    written = app_sql(
+        "SELECT pg_is_in_recovery(), ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()"
+    )
+    assert written.rc == 0, written.stderr
+    assert written.stdout.strip() == "f|t"
+    read = app_sql(
+        "SELECT pg_is_in_recovery(), ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+        READ_ONLY,
+    )
+    assert read.rc == 0, read.stderr
+    assert read.stdout.strip() == "t|t"
+    wrong_name = app_sql("SELECT 1", READ_WRITE.replace("host=payments", "host=elsewhere"))
+    assert wrong_name.rc != 0
+    assert "does not match host name" in wrong_name.stderr
+
+
+def test_a_killed_leader_is_replaced_under_write_load_without_losing_an_acknowledged_commit(
+    app_sql,
+):
+    created = app_sql(
+        "CREATE TABLE IF NOT EXISTS ha_drill (id integer PRIMARY KEY,"
+        " written_at timestamptz NOT NULL DEFAULT clock_timestamp())",
+        user="backend_owner",
+    )
+    assert created.rc == 0, created.stderr
+    script = Path(__file__).parents[1] / "files" / "drill_writer.py"
+    subprocess.run(
+        ["podman", "exec", "-i", APP, "sh", "-c", "cat > /root/drill_writer.py"],
+        input=script.read_text(),
+        text=True,
+        check=True,
+    )
+    subprocess.run(["podman", "exec", APP, "rm", "-f", "/root/drill.json"], check=True)
+    old_leader = leader()
+    subprocess.run(
+        ["podman", "exec", "-d", APP, "python3", "/root/drill_writer.py",
+         f"{READ_WRITE} user=backend_owner", "75", "100000", "/root/drill.json"],
+        check=True,
+    )  # fmt: skip
+    time.sleep(10)
+    killed_at = time.time()
+    # SIGKILL to Patroni and every PostgreSQL process, Patroni masked so that systemd
+    # cannot restart it: the leader is gone as if its machine were (its address stays,
+    # which a restarted container's would not).
+    subprocess.run(
+        ["podman", "exec", old_leader, "sh", "-c",
+         "systemctl mask --runtime --quiet patroni; pkill -KILL -x patroni;"
+         " pkill -KILL -u postgres -x postgres; true"],
+        check=True,
+    )  # fmt: skip
+    new_leader = wait_for(
+        lambda: leader() if leader() != old_leader else None, 60, "a new leader is elected"
+    )
+    app = testinfra.get_host(f"podman://{APP}")
+    wait_for(lambda: app.file("/root/drill.json").exists, 120, "the writer finishes")
+    drill = json.loads(app.file("/root/drill.json").content_string)
+    acknowledged = [number for number, _ in drill["acknowledged"]]
+    # Writes in flight when the kill landed may still be acknowledged: the outage starts
+    # with the first failure after the kill, and ends with the first write after that.
+    first_failure = min((at for _, at, _ in drill["failures"] if at >= killed_at), default=None)
+    assert first_failure is not None, "no write failed after the kill"
+    after = [at for _, at in drill["acknowledged"] if at > first_failure]
+    assert after, drill["failures"][-5:]
+    rto = after[0] - killed_at
+    stored = app_sql("SELECT id FROM ha_drill ORDER BY id", user="backend_owner")
+    assert stored.rc == 0, stored.stderr
+    lost = sorted(set(acknowledged) - {int(n) for n in stored.stdout.split()})
+    RESULTS.write_text(
+        json.dumps(
+            {
+                "killed_at": killed_at,
+                "old_leader": old_leader,
+                "new_leader": new_leader,
+                "rto_seconds": round(rto, 2),
+                "acknowledged": len(acknowledged),
+                "lost": lost,
+                "failures": len(drill["failures"]),
+                "timeline": drill["acknowledged"],
+            }
+        )
+    )
+    writes_before = [at for _, at in drill["acknowledged"] if at < killed_at]
+    rate = len(writes_before) / (writes_before[-1] - writes_before[0]) if writes_before else 0
+    print(
+        f"\nfailover drill: RTO {rto:.1f} s (first failure {first_failure - killed_at:.1f} s after"
+        f" the kill), {len(acknowledged)} acknowledged at {rate:.0f}/s before it, {len(lost)} lost,"
+        f" {len(drill['failures'])} failed attempts; {old_leader} -> {new_leader}"
+    )
+    assert lost == []
+    assert rto <= 30
+
+
+def test_the_killed_leader_rejoins_as_a_streaming_replica():
+    old = json.loads(RESULTS.read_text())["old_leader"]
+    subprocess.run(
+        ["podman", "exec", old, "sh", "-c",
+         "systemctl unmask --runtime --quiet patroni && systemctl start patroni"],
+        check=True,
+    )  # fmt: skip
+    wait_for(
+        lambda: any(m["Member"] == old and m["Role"] != "Leader"
+                    and m["State"] in ("running", "streaming") for m in cluster()),
+        120,
+        f"{old} runs again as a replica",
+    )  # fmt: skip
+    wait_for(
+        lambda: (
+            local_sql(old, "SELECT status FROM pg_stat_wal_receiver", "postgres") == "streaming"
+        ),
+        60,
+        f"{old} streams from the new leader",
+    )
+    assert local_sql(old, "SELECT pg_is_in_recovery()", "postgres") == "t"
+    drill = json.loads(RESULTS.read_text())
+    wait_for(
+        lambda: (
+            local_sql(old, "SELECT count(*) FROM ha_drill")
+            == str(local_sql(drill["new_leader"], "SELECT count(*) FROM ha_drill"))
+        ),
+        60,
+        f"{old} has every row of the new leader",
+    )
+
+
+def test_a_switchover_with_patronictl_moves_the_leader_to_the_chosen_replica():
+    current = leader()
+    candidate = next(m["Member"] for m in cluster() if m["Role"] == "Sync Standby")
+    switched = member(current).run(
+        f"{PATRONICTL} switchover --leader %s --candidate %s --force", current, candidate
+    )
+    assert switched.rc == 0, switched.stdout + switched.stderr
+    wait_for(lambda: leader() == candidate, 60, f"{candidate} leads")
+    wait_for(
+        lambda: sorted(m["Role"] for m in cluster()) == ["Leader", "Replica", "Sync Standby"],
+        90,
+        "two replicas again, one synchronous",
+    )
+
+
+def test_a_converge_after_the_drills_changes_nothing():
+    converged = molecule_playbook("molecule/ha/converge.yml")
+    assert converged.returncode == 0, converged.stdout[-3000:]
+    recap = converged.stdout.split("PLAY RECAP")[-1]
+    assert "changed=0" in recap and "failed=0" in recap, recap
+    counts = [
+        line.split("changed=")[1].split()[0] for line in recap.splitlines() if "changed=" in line
+    ]
+    assert counts and set(counts) == {"0"}, recap
+
+
+def test_a_new_revision_after_the_drills_applies_once_on_the_leader_and_reaches_every_member(
+    tmp_path,
+):
+    newer = tmp_path / "newer"
+    for name in ("models", "migrations"):
+        shutil.copytree(ROOT / name, newer / name, ignore=shutil.ignore_patterns("__pycache__"))
+    template = ROOT / "molecule" / "upgrade" / "files" / "add_users_locale.py.j2"
+    revision = "0a1b2c3d4e5f"
+    (newer / "migrations" / "versions" / f"{revision}_add_users_locale.py").write_text(
+        template.read_text()
+        .replace("{{ upgrade_new_revision }}", revision)
+        .replace("{{ upgrade_old_head }}", head_revision())
+    )
+    migrated = molecule_playbook("playbooks/migrate.yml", "-e", f"migrations_source_dir={newer}")
+    assert migrated.returncode == 0, migrated.stdout[-3000:]
+    # Every member installs the new release (a failover needs none); one migrates.
+    task = migrated.stdout.split("TASK [migrations : The schema is at the requested revision")[1]
+    task = task.split("TASK [")[0]
+    migrating = [
+        line.split("[")[1].split("]")[0]
+        for line in task.splitlines()
+        if line.startswith("changed:")
+    ]
+    assert migrating == [leader()], task
+    for name in MEMBERS:
+        wait_for(
+            lambda name=name: (
+                local_sql(name, "SELECT version_num FROM alembic_version") == revision
+            ),
+            30,
+            f"{name} has the new revision",
+        )

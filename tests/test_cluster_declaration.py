@@ -1,0 +1,103 @@
+"""A Patroni cluster the inventory declares that cannot work is refused in one sentence,
+before any change: playbooks/server.yml against inventories whose hosts are this machine
+(local connections), so the refusals are real runs that stop at their first task."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import ROOT
+from tests.helpers import BIN
+
+
+def declare(tmp_path: Path, clusters: dict[str, list[str]], **host_vars: dict) -> Path:
+    hosts = sorted({host for members in clusters.values() for host in members})
+    groups = clusters.items()
+    inventory = {
+        "all": {
+            "vars": {
+                "patroni_cluster_groups": sorted(clusters),
+                "ansible_connection": "local",
+                "ansible_python_interpreter": str(BIN / "python"),
+                "ansible_become": False,
+                "patroni_secrets_dir": str(tmp_path / "secrets"),
+                # A safety net: were a refusal ever missed, the postgresql role's own check
+                # of this port stops the run before it changes this machine.
+                "postgresql_port": 0,
+            },
+            "children": {
+                "dbservers": {
+                    "hosts": {host: host_vars.get(host, {}) for host in hosts},
+                    "children": {name: {"hosts": dict.fromkeys(hosts)} for name, hosts in groups},
+                }
+            },
+        }
+    }  # fmt: skip
+    path = tmp_path / "hosts.yml"
+    path.write_text(yaml.safe_dump(inventory))
+    return path
+
+
+def refusal(inventory: Path) -> str:
+    result = subprocess.run(
+        [str(BIN / "ansible-playbook"), "-i", str(inventory), "playbooks/server.yml"],
+        capture_output=True, text=True, cwd=ROOT, timeout=300,
+        env=dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_FORCE_COLOR="0",
+                 PATH=f"{BIN}:{os.environ['PATH']}"),
+    )  # fmt: skip
+    assert result.returncode != 0, result.stdout[-2000:]
+    assert "Traceback" not in result.stdout + result.stderr
+    # Nothing past the declaration's own checks ran: the postgresql role never started.
+    assert "TASK [postgresql" not in result.stdout, result.stdout[-2000:]
+    return " ".join(result.stdout.split())
+
+
+@pytest.mark.parametrize(
+    ("clusters", "host_vars", "sentence"),
+    [
+        (
+            {"payments": ["db1", "db2"]},
+            {},
+            "The cluster payments has 2 etcd members (db1, db2): etcd needs an odd number, at "
+            "least three, so declare an inventory group etcd of three or five hosts.",
+        ),
+        (
+            {"payments": ["db1", "db2", "db3", "db4"]},
+            {},
+            "The cluster payments has 4 etcd members (db1, db2, db3, db4): etcd needs an odd",
+        ),
+        (
+            {"payments": ["db1", "db2", "db3"], "orders": ["db3", "db4", "db5"]},
+            {},
+            "db3 is in the clusters orders and payments: a server belongs to one cluster, so take "
+            "it out of all groups but one.",
+        ),
+        (
+            {"payments": ["db1", "db2", "db3"]},
+            {"db2": {"postgresql_version": 16}},
+            "and 16: a cluster replicates one major, so give every member the same release or "
+            "postgresql_version.",
+        ),
+        (
+            {"payments": ["db1", "db2", "db3"]},
+            {"db3": {"patroni_address": "192.0.2.1"}},
+            "cannot reach 192.0.2.1 of the cluster payments: open the network between the members",
+        ),
+    ],
+    ids=[
+        "two-etcd-members",
+        "even-etcd-members",
+        "host-in-two-clusters",
+        "mixed-majors",
+        "unreachable",
+    ],
+)
+def test_a_cluster_that_cannot_work_is_refused_before_any_change(
+    tmp_path, clusters, host_vars, sentence
+):
+    assert sentence in refusal(declare(tmp_path, clusters, **host_vars))
