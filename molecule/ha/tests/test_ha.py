@@ -1,5 +1,8 @@
 """The Patroni cluster: its shape, its endpoints, and the drills (a killed leader under
-write load, a rejoin, a switchover), then a converge after them that changes nothing."""
+write load, its rejoin by pg_rewind, a switchover, a fourth member added), then a converge
+after them that changes nothing, and a new revision migrated once.
+
+The tests run in file order: each drill starts from the state the one before left."""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ import os
 import shutil
 import subprocess
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -27,6 +31,24 @@ ENDPOINT = (
 )
 READ_WRITE, READ_ONLY = f"{ENDPOINT} port=5432", f"{ENDPOINT} port=5433"
 RESULTS = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "ha-drill.json"
+# The fourth server, and the inventory that adds it to the cluster (written by its test).
+NEWCOMER = "backend-db-ha-4"
+FOURTH = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "fourth-member.yml"
+# Adding a member to a cluster whose etcd runs on its first three: etcd's membership is
+# declared (the group etcd), so that it stays three.
+FOURTH_INVENTORY = f"""
+dbservers:
+  hosts:
+    {NEWCOMER}:
+payments:
+  hosts:
+    {NEWCOMER}:
+etcd:
+  hosts:
+    {MEMBERS[0]}:
+    {MEMBERS[1]}:
+    {MEMBERS[2]}:
+"""
 
 testinfra_hosts = [f"podman://{APP}"]
 
@@ -51,16 +73,42 @@ def cluster() -> list[dict]:
     raise AssertionError("no member answers patronictl list")
 
 
+def history() -> list[dict]:
+    """Patroni's history of the cluster's promotions (one row per timeline), oldest first."""
+    for name in running():
+        listed = member(name).run(f"{PATRONICTL} history --format json")
+        if listed.rc == 0:
+            return json.loads(listed.stdout or "[]")
+    raise AssertionError("no member answers patronictl history")
+
+
 def leader() -> str:
     leaders = [m["Member"] for m in cluster() if m["Role"] == "Leader"]
     assert len(leaders) == 1, cluster()
     return leaders[0]
 
 
+def joined() -> list[str]:
+    """The cluster's database servers: the three, and the fourth once its test added it."""
+    return [*MEMBERS, NEWCOMER] if FOURTH.exists() else MEMBERS
+
+
+def playbook(path: str, *args: str) -> subprocess.CompletedProcess:
+    """A playbook on Molecule's inventory, and the fourth member's once it is written."""
+    return molecule_playbook(path, *(["-i", str(FOURTH)] if FOURTH.exists() else []), *args)
+
+
 def local_sql(name: str, sql: str, database: str = "backend") -> str:
     result = member(name).run("runuser -u postgres -- psql -XAtq -d %s -c %s", database, sql)
     assert result.rc == 0, result.stderr
     return result.stdout.strip()
+
+
+def start_times() -> dict[str, str]:
+    """When each of the first three members' server started (a restart changes it)."""
+    return {
+        name: local_sql(name, "SELECT pg_postmaster_start_time()", "postgres") for name in MEMBERS
+    }
 
 
 def wait_for(condition, seconds: float, what: str):
@@ -155,6 +203,7 @@ def test_a_killed_leader_is_replaced_under_write_load_without_losing_an_acknowle
     )
     subprocess.run(["podman", "exec", APP, "rm", "-f", "/root/drill.json"], check=True)
     old_leader = leader()
+    promotions = len(history())
     subprocess.run(
         ["podman", "exec", "-d", APP, "python3", "/root/drill_writer.py",
          f"{READ_WRITE} user=backend_owner", "75", "100000", "/root/drill.json"],
@@ -174,6 +223,9 @@ def test_a_killed_leader_is_replaced_under_write_load_without_losing_an_acknowle
     new_leader = wait_for(
         lambda: leader() if leader() != old_leader else None, 60, "a new leader is elected"
     )
+    # The new leader writes its promotion into the history a moment after it (the picture's mark).
+    promoted = wait_for(lambda: history()[promotions:], 30, "the promotion is in the history")
+    promoted_at = datetime.fromisoformat(promoted[-1]["Timestamp"]).timestamp()
     app = testinfra.get_host(f"podman://{APP}")
     wait_for(lambda: app.file("/root/drill.json").exists, 120, "the writer finishes")
     drill = json.loads(app.file("/root/drill.json").content_string)
@@ -192,6 +244,8 @@ def test_a_killed_leader_is_replaced_under_write_load_without_losing_an_acknowle
         json.dumps(
             {
                 "killed_at": killed_at,
+                "first_failure_at": first_failure,
+                "promoted_at": promoted_at,
                 "old_leader": old_leader,
                 "new_leader": new_leader,
                 "rto_seconds": round(rto, 2),
@@ -213,8 +267,9 @@ def test_a_killed_leader_is_replaced_under_write_load_without_losing_an_acknowle
     assert rto <= 30
 
 
-def test_the_killed_leader_rejoins_as_a_streaming_replica():
+def test_the_killed_leader_rejoins_as_a_streaming_replica_rewound_by_pg_rewind():
     old = json.loads(RESULTS.read_text())["old_leader"]
+    restarted_at = str(int(time.time()))
     subprocess.run(
         ["podman", "exec", old, "sh", "-c",
          "systemctl unmask --runtime --quiet patroni && systemctl start patroni"],
@@ -243,6 +298,15 @@ def test_the_killed_leader_rejoins_as_a_streaming_replica():
         60,
         f"{old} has every row of the new leader",
     )
+    # The old leader wrote WAL the new one never received (at least its last checkpoint
+    # before the crash is behind the switch point): Patroni must rewind it, not copy it anew.
+    journal = member(old).run(
+        "journalctl -u patroni --no-pager -o cat --since @%s", str(restarted_at)
+    )
+    assert journal.rc == 0, journal.stderr
+    assert "running pg_rewind from" in journal.stdout, journal.stdout[-3000:]
+    assert "pg_rewind exit code=0" in journal.stdout, journal.stdout[-3000:]
+    assert "removing..." not in journal.stdout and "trying to bootstrap" not in journal.stdout
 
 
 def test_a_switchover_with_patronictl_moves_the_leader_to_the_chosen_replica():
@@ -260,8 +324,45 @@ def test_a_switchover_with_patronictl_moves_the_leader_to_the_chosen_replica():
     )
 
 
+def test_a_fourth_member_holding_a_database_is_refused_and_joins_once_emptied_restarting_none():
+    started = start_times()
+    newcomer = member(NEWCOMER)
+    created = newcomer.run("runuser -u postgres -- createdb ledger")
+    assert created.rc == 0, created.stderr
+    FOURTH.write_text(FOURTH_INVENTORY)
+
+    refused = playbook("molecule/ha/converge.yml")
+    assert refused.returncode != 0, refused.stdout[-3000:]
+    # Molecule's settings print failures on stderr, as YAML, which folds long messages.
+    printed = " ".join((refused.stdout + refused.stderr).split())
+    assert f"{NEWCOMER} holds the databases ledger and would join" in printed, printed[-3000:]
+    assert "Traceback" not in refused.stdout + refused.stderr
+    ledger = "SELECT count(*) FROM pg_database WHERE datname = 'ledger'"
+    assert local_sql(NEWCOMER, ledger, "postgres") == "1"
+    assert not newcomer.service("patroni").is_running
+    assert sorted(m["Member"] for m in cluster()) == MEMBERS
+
+    dropped = newcomer.run("runuser -u postgres -- dropdb ledger")
+    assert dropped.rc == 0, dropped.stderr
+    added = playbook("molecule/ha/converge.yml")
+    assert added.returncode == 0, added.stdout[-3000:]
+    wait_for(
+        lambda: (
+            local_sql(NEWCOMER, "SELECT status FROM pg_stat_wal_receiver", "postgres")
+            == "streaming"
+        ),
+        120,
+        f"{NEWCOMER} streams from the leader",
+    )
+    assert sorted(m["Role"] for m in cluster()) == ["Leader", "Replica", "Replica", "Sync Standby"]
+    assert local_sql(NEWCOMER, "SELECT version_num FROM alembic_version") == head_revision()
+    # etcd stays the three it was; the newcomer is only its client.
+    assert not newcomer.service("etcd").is_running
+    assert start_times() == started
+
+
 def test_a_converge_after_the_drills_changes_nothing():
-    converged = molecule_playbook("molecule/ha/converge.yml")
+    converged = playbook("molecule/ha/converge.yml")
     assert converged.returncode == 0, converged.stdout[-3000:]
     recap = converged.stdout.split("PLAY RECAP")[-1]
     assert "changed=0" in recap and "failed=0" in recap, recap
@@ -284,7 +385,7 @@ def test_a_new_revision_after_the_drills_applies_once_on_the_leader_and_reaches_
         .replace("{{ upgrade_new_revision }}", revision)
         .replace("{{ upgrade_old_head }}", head_revision())
     )
-    migrated = molecule_playbook("playbooks/migrate.yml", "-e", f"migrations_source_dir={newer}")
+    migrated = playbook("playbooks/migrate.yml", "-e", f"migrations_source_dir={newer}")
     assert migrated.returncode == 0, migrated.stdout[-3000:]
     # Every member installs the new release (a failover needs none); one migrates.
     task = migrated.stdout.split("TASK [migrations : The schema is at the requested revision")[1]
@@ -295,7 +396,7 @@ def test_a_new_revision_after_the_drills_applies_once_on_the_leader_and_reaches_
         if line.startswith("changed:")
     ]
     assert migrating == [leader()], task
-    for name in MEMBERS:
+    for name in joined():
         wait_for(
             lambda name=name: (
                 local_sql(name, "SELECT version_num FROM alembic_version") == revision
