@@ -7,7 +7,9 @@ export PATH := $(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 # podman reads the project's settings (runc, ulimits, cgroupfs), not /etc's.
 export CONTAINERS_CONF := $(CURDIR)/molecule/containers.conf
-MOLECULE_SCENARIOS := default cluster upgrade release-upgrade backup ha
+MOLECULE_SCENARIOS := default cluster upgrade release-upgrade backup
+# The longest scenario runs beside the others (scripts/molecule-lanes.sh); empty: none.
+MOLECULE_BESIDE := ha
 STAMP := $(VENV)/.setup-done
 
 .PHONY: setup site test lint pytest pytest-other-release molecule image bench revision lock clean
@@ -49,7 +51,7 @@ image: setup
 	bash scripts/build-image.sh
 
 molecule: setup image
-	for scenario in $(MOLECULE_SCENARIOS); do molecule test --scenario-name "$$scenario"; done
+	MOLECULE_BESIDE=$(MOLECULE_BESIDE) bash scripts/molecule-lanes.sh $(MOLECULE_SCENARIOS)
 
 ## bench: the measurements written down in docs/performance.md (about twenty minutes)
 bench: setup image
