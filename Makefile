@@ -53,7 +53,7 @@ image: setup
 molecule: setup image
 	MOLECULE_BESIDE=$(MOLECULE_BESIDE) bash scripts/molecule-lanes.sh $(MOLECULE_SCENARIOS)
 
-## bench: the measurements written down in docs/performance.md (about twenty minutes)
+## bench: the measurements written down in docs/performance.md (about fifty minutes)
 bench: setup image
 	python -m pip install --quiet --disable-pip-version-check -r bench/requirements.txt
 	python bench/noop_check.py --runs 21
@@ -61,6 +61,7 @@ bench: setup image
 	python bench/hot_queries.py
 	python bench/backup.py
 	bash bench/converge.sh
+	python bench/ha.py
 	bash bench/apt_install.sh
 
 ## revision: autogenerate a new migration, e.g. make revision MESSAGE="add users.locale"
