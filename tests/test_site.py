@@ -468,6 +468,19 @@ def test_the_local_repository_restores_into_a_new_cluster_leaving_the_cluster_al
         subprocess.run(dropped, capture_output=True, check=False)
 
 
+def test_a_server_whose_postgresql_is_down_is_restored_in_place_to_its_latest_state(site):
+    """The usual reason to restore in place: the server is down (crashed, or its data lost),
+    which pg_ctlcluster reports as "Cluster is not running." when the restore stops it."""
+    before = socket_checksums(site.port)
+    assert pgbackrest(site, "check").returncode == 0
+    stop = ["pg_ctlcluster", str(VERSION), site.cluster, "stop"]
+    assert subprocess.run(stop, capture_output=True, check=False).returncode == 0
+    result = site.play("-e", "restore_confirm=true", playbook="playbooks/restore.yml")
+    assert result.returncode == 0, result.stdout[-4000:]
+    assert f"cluster {site.cluster} (port {site.port}) holds its newest state" in result.stdout
+    assert socket_checksums(site.port) == before
+
+
 NETS, HBAS, EXTS = "postgresql_client_networks", "postgresql_hba_entries", "app_database_extensions"
 # Shaped like a certificate; the checks it meets stop the run before anything reads it.
 PEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
