@@ -17,13 +17,24 @@ MAJOR_BY_RELEASE = {"12": 15, "13": 17}
 
 
 def molecule_playbook(playbook: str, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
-    """ansible-playbook from the project's root through Molecule's own inventory and settings."""
-    return subprocess.run(
-        [str(Path(sys.executable).parent / "ansible-playbook"),
-         "-i", os.environ["MOLECULE_INVENTORY_FILE"], playbook, *args],
-        capture_output=True, text=True, cwd=ROOT, timeout=timeout, check=False,
-        env=dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0"),
-    )  # fmt: skip
+    """ansible-playbook from the project's root through Molecule's own inventory and settings.
+
+    A run that outlasts the timeout fails with the end of what it printed: the task it
+    was waiting on."""
+    try:
+        return subprocess.run(
+            [str(Path(sys.executable).parent / "ansible-playbook"),
+             "-i", os.environ["MOLECULE_INVENTORY_FILE"], playbook, *args],
+            capture_output=True, text=True, cwd=ROOT, timeout=timeout, check=False,
+            env=dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0"),
+        )  # fmt: skip
+    except subprocess.TimeoutExpired as expired:
+        printed = expired.stdout or b""
+        if isinstance(printed, bytes):
+            printed = printed.decode(errors="replace")
+        raise AssertionError(
+            f"{playbook} ran past {timeout} s; its output ended with:\n{printed[-5000:]}"
+        ) from None
 
 
 def parse(value: str) -> object:
