@@ -29,6 +29,7 @@ def declare(tmp_path: Path, clusters: dict[str, list[str]], **host_vars: dict) -
                 # A safety net: were a refusal ever missed, the postgresql role's own check
                 # of this port stops the run before it changes this machine.
                 "postgresql_port": 0,
+                "backup_repo_cipher_pass": "a-passphrase-of-twenty-or-more",
             },
             "children": {
                 "dbservers": {
@@ -88,6 +89,25 @@ def refusal(inventory: Path) -> str:
             {"db3": {"patroni_address": "192.0.2.1"}},
             "cannot reach 192.0.2.1 of the cluster payments: open the network between the members",
         ),
+        (
+            {"payments": ["db1", "db2", "db3"]},
+            {},
+            "backup_repo_host must name a host outside the Patroni cluster payments to keep its "
+            "repository (every member that leads archives there), or set backup_enabled: false "
+            "for its members",
+        ),
+        (
+            {"payments": ["db1", "db2", "db3"]},
+            {host: {"backup_repo_host": "db2"} for host in ("db1", "db2", "db3")},
+            "backup_repo_host db2 is a member of the Patroni cluster payments: its repository "
+            "would be lost with it, so name a host outside the cluster",
+        ),
+        (
+            {"payments": ["db1", "db2", "db3"]},
+            {"db3": {"backup_enabled": False}},
+            "backup_enabled is True here but not on db3: the members of the Patroni cluster "
+            "payments share one stanza, so give them one value",
+        ),
     ],
     ids=[
         "two-etcd-members",
@@ -95,6 +115,9 @@ def refusal(inventory: Path) -> str:
         "host-in-two-clusters",
         "mixed-majors",
         "unreachable",
+        "cluster-backups-without-repository-host",
+        "cluster-member-as-repository-host",
+        "cluster-members-disagreeing-on-backups",
     ],
 )
 def test_a_cluster_that_cannot_work_is_refused_before_any_change(
