@@ -30,6 +30,10 @@ ENDPOINT = (
     "sslrootcert=/etc/backend-db/ca.crt connect_timeout=3"
 )
 READ_WRITE, READ_ONLY = f"{ENDPOINT} port=5432", f"{ENDPOINT} port=5433"
+# The application host keeps the cluster's pgBackRest repository: one stanza, the cluster's.
+REPOSITORY = (
+    "runuser -u pgbackrest -- pgbackrest --config=/etc/pgbackrest/payments.conf --stanza=payments"
+)
 RESULTS = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "ha-drill.json"
 # The fourth server, and the inventory that adds it to the cluster (written by its test).
 NEWCOMER = "backend-db-ha-4"
@@ -166,6 +170,40 @@ def test_every_member_keeps_the_postgresql_roles_guarantees():
         hba = host.file("/etc/postgresql/15/main/pg_hba.conf").content_string
         assert "hostssl replication  replicator" in hba
         assert " trust" not in hba and " md5" not in hba
+
+
+def stanza() -> dict:
+    """The cluster's stanza as the repository on the application host describes it."""
+    listed = testinfra.get_host(f"podman://{APP}").run(f"{REPOSITORY} --output=json info")
+    assert listed.rc == 0, listed.stderr
+    (described,) = json.loads(listed.stdout)
+    assert described["status"]["message"] == "ok", described["status"]
+    return described
+
+
+def test_the_cluster_is_backed_up_from_its_leader_into_the_repository_host():
+    described = stanza()
+    assert [backup["type"] for backup in described["backup"]] == ["full"]
+    system = local_sql(leader(), "SELECT system_identifier FROM pg_control_system()", "postgres")
+    assert [str(db["system-id"]) for db in described["db"]] == [system]
+    # Whichever member leads archives into the one stanza: check switches the leader's
+    # WAL and waits until the repository has the segment.
+    app = testinfra.get_host(f"podman://{APP}")
+    checked = app.run(f"{REPOSITORY} check")
+    assert checked.rc == 0, checked.stderr
+    for name in MEMBERS:
+        assert local_sql(name, "SHOW archive_mode", "postgres") == "on"
+        config = member(name).file("/etc/pgbackrest/payments.conf")
+        assert config.mode == 0o600
+        assert "repo1-host=backend-db-ha-app" in config.content_string
+        assert "cipher-pass" not in config.content_string
+    listed = app.file("/etc/pgbackrest/payments.conf").content_string
+    assert [line.split("=")[0] for line in listed.splitlines() if "-host=" in line] == [
+        "pg1-host",
+        "pg2-host",
+        "pg3-host",
+    ], listed
+    assert app.service("backend-db-backup-payments-full.timer").is_enabled
 
 
 def test_the_application_writes_to_the_leader_and_reads_from_a_replica_over_verified_tls(app_sql):
@@ -361,7 +399,40 @@ def test_a_fourth_member_holding_a_database_is_refused_and_joins_once_emptied_re
     assert start_times() == started
 
 
-def test_a_converge_after_the_drills_changes_nothing():
+def test_after_the_drills_one_backup_of_the_cluster_restores_every_acknowledged_row(app_sql):
+    taken_before = len(stanza()["backup"])
+    marked = app_sql("INSERT INTO ha_drill (id) VALUES (1000000)", user="backend_owner")
+    assert marked.rc == 0, marked.stderr
+    # One backup for the cluster, whichever member leads now and however many there are.
+    taken = playbook("playbooks/backup.yml", "-e", "backup_type=incr")
+    assert taken.returncode == 0, taken.stdout[-3000:]
+    assert [backup["type"] for backup in stanza()["backup"][taken_before:]] == ["incr"]
+
+    replica = next(m["Member"] for m in cluster() if m["Role"] == "Replica")
+    in_place = playbook("playbooks/restore.yml", "--limit", replica, "-e", "restore_confirm=true")
+    assert in_place.returncode != 0, in_place.stdout[-3000:]
+    printed = " ".join((in_place.stdout + in_place.stderr).split())
+    assert f"{replica} is a member of the Patroni cluster payments" in printed, printed[-3000:]
+
+    restored = playbook(
+        "playbooks/restore.yml", "--limit", replica, "-e", "restore_confirm=true",
+        "-e", "restore_into=drill", "-e", "restore_into_port=5441",
+    )  # fmt: skip
+    assert restored.returncode == 0, restored.stdout[-3000:]
+    try:
+        ids = member(replica).run(
+            "runuser -u postgres -- psql -XAtq -p 5441 -d backend -c %s", "SELECT id FROM ha_drill"
+        )
+        assert ids.rc == 0, ids.stderr
+        acknowledged = {number for number, _ in json.loads(RESULTS.read_text())["timeline"]}
+        missing = (acknowledged | {1000000}) - {int(n) for n in ids.stdout.split()}
+        assert not missing, sorted(missing)[:20]
+    finally:
+        member(replica).run("pg_dropcluster --stop 15 drill")
+
+
+def converges_without_change():
+    """site.yml (the scenario's converge) runs and changes nothing on any host."""
     converged = playbook("molecule/ha/converge.yml")
     assert converged.returncode == 0, converged.stdout[-3000:]
     recap = converged.stdout.split("PLAY RECAP")[-1]
@@ -370,6 +441,75 @@ def test_a_converge_after_the_drills_changes_nothing():
         line.split("changed=")[1].split()[0] for line in recap.splitlines() if "changed=" in line
     ]
     assert counts and set(counts) == {"0"}, recap
+
+
+def test_a_converge_after_the_drills_changes_nothing():
+    converges_without_change()
+
+
+def address(name: str) -> str:
+    """The container's address on the scenario's network."""
+    return subprocess.run(
+        ["podman", "inspect", "--format",
+         '{{(index .NetworkSettings.Networks "backend-db-ha").IPAddress}}', name],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+
+
+def test_the_whole_cluster_is_rebuilt_from_its_backups_as_the_operations_guide_says(app_sql):
+    marked = app_sql("INSERT INTO ha_drill (id) VALUES (1000001)", user="backend_owner")
+    assert marked.rc == 0, marked.stderr
+    counted = app_sql("SELECT count(*) FROM ha_drill", user="backend_owner")
+    assert counted.rc == 0, counted.stderr
+    # check switches the leader's WAL and returns once the repository has it.
+    checked = testinfra.get_host(f"podman://{APP}").run(f"{REPOSITORY} check")
+    assert checked.rc == 0, checked.stderr
+    first, *others = joined()
+
+    # 1. Patroni stopped everywhere, replicas first; etcd forgets the cluster.
+    leading = leader()
+    for name in sorted(joined(), key=lambda name: name == leading):
+        stopped = member(name).run("systemctl stop patroni")
+        assert stopped.rc == 0, stopped.stderr
+    removed = member(first).run(
+        f"printf 'payments\\nYes I am aware\\n' | {PATRONICTL} remove payments"
+    )
+    assert removed.rc == 0, removed.stdout + removed.stderr
+    # 2. The other members disabled and dropped.
+    for name in others:
+        dropped = member(name).run("systemctl disable patroni && pg_dropcluster 15 main")
+        assert dropped.rc == 0, dropped.stderr
+    # 3. The first restored in place as a single server into the cluster's stanza (the
+    # scenario's addresses come from facts the restore does not gather: given here).
+    settings = {
+        "patroni_cluster_groups": [],
+        "backup_stanza": "payments",
+        "postgresql_listen_addresses": ["localhost", address(first)],
+        "postgresql_client_networks": [f"{address(APP)}/32"],
+    }
+    restored = playbook(
+        "playbooks/restore.yml", "--limit", first, "-e", "restore_confirm=true",
+        "-e", json.dumps(settings),
+    )  # fmt: skip
+    assert restored.returncode == 0, restored.stdout[-3000:]
+    # 4. The site: the first member leads with its restored data, the others copy it.
+    rebuilt = playbook("molecule/ha/converge.yml")
+    assert rebuilt.returncode == 0, rebuilt.stdout[-3000:]
+    assert leader() == first
+    wait_for(
+        lambda: sorted(m["Role"] for m in cluster()).count("Replica") == len(others) - 1,
+        120,
+        "every other member follows the restored leader",
+    )
+    rows = counted.stdout.strip()
+    for name in joined():
+        wait_for(
+            lambda name=name: local_sql(name, "SELECT count(*) FROM ha_drill") == rows,
+            60,
+            f"{name} has every row of the restored leader",
+        )
+    assert stanza()["backup"]
+    converges_without_change()
 
 
 def test_a_new_revision_after_the_drills_applies_once_on_the_leader_and_reaches_every_member(
@@ -385,8 +525,15 @@ def test_a_new_revision_after_the_drills_applies_once_on_the_leader_and_reaches_
         .replace("{{ upgrade_new_revision }}", revision)
         .replace("{{ upgrade_old_head }}", head_revision())
     )
-    migrated = playbook("playbooks/migrate.yml", "-e", f"migrations_source_dir={newer}")
+    taken_before = len(stanza()["backup"])
+    # With a backup first: the leader has it taken on the repository host, which runs
+    # pgBackRest with its own Python, not the migrations' virtualenv.
+    migrated = playbook(
+        "playbooks/migrate.yml", "-e", f"migrations_source_dir={newer}",
+        "-e", "migrations_backup_before=true",
+    )  # fmt: skip
     assert migrated.returncode == 0, migrated.stdout[-3000:]
+    assert [backup["type"] for backup in stanza()["backup"][taken_before:]] == ["diff"]
     # Every member installs the new release (a failover needs none); one migrates.
     task = migrated.stdout.split("TASK [migrations : The schema is at the requested revision")[1]
     task = task.split("TASK [")[0]
