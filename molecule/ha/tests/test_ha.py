@@ -1,6 +1,7 @@
-"""The Patroni cluster: its shape, its endpoints, and the drills (a killed leader under
-write load, its rejoin by pg_rewind, a switchover, a fourth member added), then a converge
-after them that changes nothing, and a new revision migrated once.
+"""The Patroni cluster: its shape, its endpoints, its backups, and the drills (a killed
+leader under write load, its rejoin by pg_rewind, a switchover, a fourth member added,
+a backup restored beside a replica), then a converge after them that changes nothing,
+the whole cluster rebuilt from its backups, and a new revision migrated once.
 
 The tests run in file order: each drill starts from the state the one before left."""
 
