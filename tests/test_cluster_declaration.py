@@ -5,6 +5,7 @@ before any change: playbooks/server.yml against inventories whose hosts are this
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 from pathlib import Path
 
@@ -15,7 +16,18 @@ from tests.conftest import ROOT
 from tests.helpers import BIN
 
 
-def declare(tmp_path: Path, clusters: dict[str, list[str]], **host_vars: dict) -> Path:
+@pytest.fixture(scope="module")
+def peer_port():
+    """A port this machine listens on for the whole module: every declared member is this
+    machine, and the cluster's reachability check connects there. The role's own listener
+    lasts 20 s, which a slow run outlasted before the backup checks that follow it."""
+    with socket.create_server(("", 0), backlog=128) as server:
+        yield server.getsockname()[1]
+
+
+def declare(
+    tmp_path: Path, clusters: dict[str, list[str]], peer_port: int, **host_vars: dict
+) -> Path:
     hosts = sorted({host for members in clusters.values() for host in members})
     groups = clusters.items()
     inventory = {
@@ -29,6 +41,7 @@ def declare(tmp_path: Path, clusters: dict[str, list[str]], **host_vars: dict) -
                 # A safety net: were a refusal ever missed, the postgresql role's own check
                 # of this port stops the run before it changes this machine.
                 "postgresql_port": 0,
+                "patroni_etcd_peer_port": peer_port,
                 "backup_repo_cipher_pass": "a-passphrase-of-twenty-or-more",
             },
             "children": {
@@ -121,6 +134,6 @@ def refusal(inventory: Path) -> str:
     ],
 )
 def test_a_cluster_that_cannot_work_is_refused_before_any_change(
-    tmp_path, clusters, host_vars, sentence
+    tmp_path, peer_port, clusters, host_vars, sentence
 ):
-    assert sentence in refusal(declare(tmp_path, clusters, **host_vars))
+    assert sentence in refusal(declare(tmp_path, clusters, peer_port, **host_vars))
