@@ -102,7 +102,10 @@ def database(make_database) -> Database:
     return make_database()
 
 
-COPIED = ["models", "migrations", "alembic.ini", ".squawk.toml", "scripts", "tests/pgserver.py"]
+COPIED = [
+    "models", "migrations", "alembic.ini", ".squawk.toml", "pyproject.toml", "scripts",
+    "tests/pgserver.py",
+]  # fmt: skip
 
 
 @pytest.fixture

@@ -87,12 +87,30 @@ def test_make_revision_autogenerates_a_reviewed_ready_file_against_a_throwaway_d
     ]
     assert re.fullmatch(r"\d{8}_[0-9a-f]{12}_add_users_locale\.py", created.name)
     source = created.read_text()
-    assert "op.add_column('users', sa.Column('locale'" in source
-    assert "op.drop_column('users', 'locale')" in source
-    assert f"down_revision: str | Sequence[str] | None = '{HEAD}'" in source
+    assert 'op.add_column("users", sa.Column("locale"' in source
+    assert 'op.drop_column("users", "locale")' in source
+    assert f'down_revision: str | Sequence[str] | None = "{HEAD}"' in source
 
     checked = run_script(project, "scripts/check_migrations.py")
     assert checked.returncode == 0, checked.stderr
+    passes_the_linters(project, created)
+
+
+def passes_the_linters(project: Path, created: Path) -> None:
+    """What `make lint` runs on a revision, with the project's ruff settings."""
+    for command in (["check"], ["format", "--check"]):
+        linted = run_script(project, "-m", "ruff", *command, str(created))
+        assert linted.returncode == 0, linted.stdout + linted.stderr
+
+
+def test_an_empty_revision_passes_the_linters_as_written(project):
+    made = run_script(project, "scripts/new_revision.py", "a data fix written by hand")
+    assert made.returncode == 0, made.stderr
+    (created,) = (project / "migrations" / "versions").glob("*_a_data_fix_written_by_hand.py")
+    source = created.read_text()
+    # Nothing to do yet: the models did not change.
+    assert "op." not in source.split("def upgrade")[1], source
+    passes_the_linters(project, created)
 
 
 def test_make_revision_without_a_message_says_how_to_call_it(project):
