@@ -27,7 +27,7 @@ description:
     (not O(url)) are used, O(revision=head) and no SQL is asked for. Anything unusual
     (several heads, branch labels, dependencies, a failed connection) is decided the
     usual way, with Alembic.
-version_added: "1.0.0"
+version_added: "0.1.0"
 author: backend-db developers
 options:
   script_location:

@@ -26,7 +26,7 @@ description:
     empty with the value I(version_by_release) gives for the host's release, and it
     reports the value it chose. Where it can choose none, entries with the placeholder
     are left out.
-version_added: "1.1.0"
+version_added: "0.1.0"
 author: backend-db developers
 options:
   packages:

@@ -826,7 +826,8 @@ def test_a_check_without_the_virtualenv_on_the_host_says_why_it_skips_the_migrat
 def test_rotating_the_runtime_password_keeps_open_sessions_working(site, tmp_path):
     """docs/operations.md: rotate the runtime role's password without downtime.
 
-    Runs last: it changes the runtime role's password for the rest of the module.
+    It changes the runtime role's password for the rest of the module: the tests after it
+    do not log in as that role.
     """
     old_password = site.app_password
     open_session = site.connect()
