@@ -31,10 +31,11 @@ test: setup lint pytest pytest-other-release molecule
 
 lint: setup
 	ruff check .
-	ruff format --check models module_utils library migrations tests scripts molecule roles
+	ruff format --check models plugins migrations devtools tests scripts molecule roles
 	yamllint --strict .
 	ansible-lint
 	python scripts/check_migrations.py
+	bash scripts/sanity.sh
 
 pytest: setup
 	pytest

@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.hot_queries import fill, sizes_at  # noqa: E402
-from tests.pgserver import _free_port  # noqa: E402
+from devtools.pgserver import _free_port  # noqa: E402
 from tests.test_site import VERSION, Site, recap  # noqa: E402
 
 

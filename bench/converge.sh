@@ -36,7 +36,7 @@ molecule prepare >>"$LOG" 2>&1
 # Molecule's ephemeral directory of this project's default scenario: the newest one.
 ephemeral=$(ls -td "$HOME"/.ansible/tmp/molecule.*.default | head -n 1)
 export ANSIBLE_CONFIG="$ephemeral/ansible.cfg" MOLECULE_EPHEMERAL_DIRECTORY="$ephemeral" \
-    ANSIBLE_LIBRARY="$PWD/library" ANSIBLE_MODULE_UTILS="$PWD/module_utils" ANSIBLE_ROLES_PATH="$PWD/roles"
+    ANSIBLE_COLLECTIONS_PATH="$PWD/collections"
 playbook() { ansible-playbook -i "$ephemeral/inventory" "$@"; }
 playbook bench/prebuild.yml >>"$LOG" 2>&1
 

@@ -29,10 +29,13 @@ from pathlib import Path
 import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "collections")]
 
-from module_utils.alembic_migration import MigrationRequest, migrate  # noqa: E402
-from tests.pgserver import TemporaryPostgres  # noqa: E402
+from ansible_collections.backend_db.postgresql.plugins.module_utils.alembic_migration import (  # noqa: E402
+    MigrationRequest,
+    migrate,
+)
+from devtools.pgserver import TemporaryPostgres  # noqa: E402
 
 BIG_TABLES = {"requests", "api_keys", "users", "payments", "policies", "budgets"}
 

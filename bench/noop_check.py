@@ -3,10 +3,10 @@
     .venv/bin/python bench/noop_check.py [--runs 15]
 
 On a database already at head, in the same virtualenv, against the same private
-PostgreSQL. The module answers such a run with its head check (module_utils/
-alembic_head_check.py: the head read from the scripts' source, the recorded revision
+PostgreSQL. The module answers such a run with its head check (plugins/
+module_utils/alembic_head_check.py: the head read from the scripts' source, the recorded revision
 with psycopg2, no Alembic); when that check is unsure it runs the full check
-(module_utils/alembic_migration.migrate), which is measured too.
+(plugins/module_utils/alembic_migration.migrate), which is measured too.
 
 Inside: each one's elapsed time in this process (the head check timed around
 recorded_head, the full check's own MigrationResult.elapsed) against
@@ -30,20 +30,29 @@ from alembic import command
 from alembic.config import Config
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+# The project, and its collection as Ansible loads the modules' code (ansible_collections.*).
+PATHS = [str(ROOT), str(ROOT / "collections")]
+sys.path[:0] = PATHS
 
-from module_utils.alembic_head_check import recorded_head  # noqa: E402
-from module_utils.alembic_migration import MigrationRequest, migrate  # noqa: E402
-from tests.pgserver import TemporaryPostgres  # noqa: E402
+from ansible_collections.backend_db.postgresql.plugins.module_utils.alembic_head_check import (  # noqa: E402
+    recorded_head,
+)
+from ansible_collections.backend_db.postgresql.plugins.module_utils.alembic_migration import (  # noqa: E402
+    MigrationRequest,
+    migrate,
+)
+from devtools.pgserver import TemporaryPostgres  # noqa: E402
 
 HEAD_CHECK_RUN = (
     "import os, json\n"
-    "from module_utils.alembic_head_check import recorded_head\n"
+    "from ansible_collections.backend_db.postgresql.plugins.module_utils.alembic_head_check"
+    " import recorded_head\n"
     "assert recorded_head('migrations', **json.loads(os.environ['ARGS']))\n"
 )
 FULL_CHECK_RUN = (
     "import os, sqlalchemy as sa\n"
-    "from module_utils.alembic_migration import MigrationRequest, migrate\n"
+    "from ansible_collections.backend_db.postgresql.plugins.module_utils.alembic_migration"
+    " import MigrationRequest, migrate\n"
     "migrate(MigrationRequest(script_location='migrations', url=sa.make_url(os.environ['URL'])))\n"
 )
 
@@ -83,7 +92,7 @@ def main() -> int:
             os.environ,
             URL=url.render_as_string(hide_password=False),
             ARGS=json.dumps(args),
-            PYTHONPATH=str(ROOT),
+            PYTHONPATH=os.pathsep.join(PATHS),
         )
         cli = [str(Path(sys.executable).parent / "alembic"), "-c", str(ROOT / "alembic.ini")]
 

@@ -44,18 +44,18 @@ import sqlalchemy as sa
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
-sys.path[:0] = [str(ROOT), str(BENCH)]
+sys.path[:0] = [str(ROOT), str(ROOT / "collections"), str(BENCH)]
 
 from hot_queries import fill, sizes_at  # noqa: E402
 
-from module_utils.alembic_migration import (  # noqa: E402
+from ansible_collections.backend_db.postgresql.plugins.module_utils.alembic_migration import (  # noqa: E402
     DEFAULT_LOCK_TIMEOUTS,
     MigrationError,
     MigrationRequest,
     migrate,
 )
+from devtools.pgserver import TemporaryPostgres  # noqa: E402
 from tests.helpers import add_revision, head_revision  # noqa: E402
-from tests.pgserver import TemporaryPostgres  # noqa: E402
 
 OWNER, APP = "bench_owner", "bench_app"
 HOLD_SECONDS = 3.0

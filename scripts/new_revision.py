@@ -19,7 +19,7 @@ from alembic.config import Config
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.pgserver import TemporaryPostgres  # noqa: E402
+from devtools.pgserver import TemporaryPostgres  # noqa: E402
 
 
 def main(argv: list[str]) -> int:

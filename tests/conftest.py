@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
-from tests.pgserver import TemporaryPostgres
+from devtools.pgserver import TemporaryPostgres
 
 ROOT = Path(__file__).resolve().parent.parent
 MIGRATIONS = ROOT / "migrations"
@@ -104,7 +104,7 @@ def database(make_database) -> Database:
 
 COPIED = [
     "models", "migrations", "alembic.ini", ".squawk.toml", "pyproject.toml", "scripts",
-    "tests/pgserver.py",
+    "devtools",
 ]  # fmt: skip
 
 
@@ -118,7 +118,6 @@ def project(tmp_path: Path) -> Path:
             shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy(source, target)
-    (tmp_path / "tests" / "__init__.py").write_text("")
     return tmp_path
 
 

@@ -7,9 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from devtools.pgserver import TemporaryPostgres
 from tests import catalog
 from tests.conftest import ROOT
-from tests.pgserver import TemporaryPostgres
 
 SEPARATOR = "\x1f"
 # The Debian releases the Molecule images are made for, and the PostgreSQL major each ships.

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import ast
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -12,14 +12,26 @@ import textwrap
 import threading
 from pathlib import Path
 
-import yaml
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 
-from module_utils.alembic_migration import MigrationRequest, migrate
+from ansible_collections.backend_db.postgresql.plugins.module_utils.alembic_migration import (
+    MigrationRequest,
+    migrate,
+)
 from tests.conftest import MIGRATIONS, ROOT
 
 BIN = Path(sys.executable).parent
+# The repository is this collection; ansible.cfg's collections_path finds it here.
+COLLECTION = "backend_db.postgresql"
+MODULES = ROOT / "plugins" / "modules"
+
+
+def ansible_env() -> dict[str, str]:
+    """The environment Ansible's commands run in here: the project's ansible.cfg, the venv."""
+    return dict(
+        os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), PATH=f"{BIN}:{os.environ['PATH']}"
+    )
 
 
 def _scripts(location: Path) -> ScriptDirectory:
@@ -126,6 +138,14 @@ def add_locale_to_the_model(project: Path) -> None:
     )
 
 
+def drop_cluster(version: int, cluster: str) -> None:
+    """A Debian cluster a test made, gone with everything of it: pg_dropcluster leaves the
+    configuration directory behind when it holds files it did not make (the roles' drop-ins,
+    the server's certificate and private key)."""
+    subprocess.run(["pg_dropcluster", "--stop", str(version), cluster], capture_output=True)
+    shutil.rmtree(f"/etc/postgresql/{version}/{cluster}", ignore_errors=True)
+
+
 def run_module(
     module: str, *module_args: str, extra: tuple[str, ...] = (), json_output: bool = True
 ):
@@ -133,9 +153,7 @@ def run_module(
 
     Returns the finished process and, with json_output, the module's result.
     """
-    env = dict(
-        os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), PATH=f"{BIN}:{os.environ['PATH']}"
-    )
+    env = ansible_env()
     if json_output:
         env.update(
             ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json"
@@ -144,7 +162,7 @@ def run_module(
         [
             str(BIN / "ansible"), "localhost", "-i", "localhost,", "-c", "local",
             "-e", f"ansible_python_interpreter={sys.executable}",
-            "-m", module, "-a", " ".join(module_args), *extra,
+            "-m", f"{COLLECTION}.{module}", "-a", " ".join(module_args), *extra,
         ],
         capture_output=True, text=True, env=env, cwd=ROOT, timeout=120,
     )  # fmt: skip
@@ -156,22 +174,22 @@ def run_module(
 def module_manual(module: str) -> str:
     """What `ansible-doc` prints for one of the project's modules; fails if it cannot."""
     completed = subprocess.run(
-        [str(BIN / "ansible-doc"), "-M", str(ROOT / "library"), module],
-        capture_output=True, text=True, cwd=ROOT, timeout=60,
+        [str(BIN / "ansible-doc"), f"{COLLECTION}.{module}"],
+        capture_output=True, text=True, cwd=ROOT, env=ansible_env(), timeout=60,
     )  # fmt: skip
     assert completed.returncode == 0, completed.stderr
     return completed.stdout
 
 
 def documented_options(module: str) -> dict:
-    """The options one of the project's modules documents, read from its DOCUMENTATION."""
-    source = (ROOT / "library" / f"{module}.py").read_text()
-    documentation = next(
-        node.value.value
-        for node in ast.parse(source).body
-        if isinstance(node, ast.Assign) and node.targets[0].id == "DOCUMENTATION"
-    )
-    return yaml.safe_load(documentation)["options"]
+    """The options one of the project's modules documents, as `ansible-doc` reads them:
+    its own DOCUMENTATION with its doc fragments (the connection options) merged in."""
+    completed = subprocess.run(
+        [str(BIN / "ansible-doc"), "--json", f"{COLLECTION}.{module}"],
+        capture_output=True, text=True, cwd=ROOT, env=ansible_env(), timeout=60,
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stderr
+    return json.loads(completed.stdout)[f"{COLLECTION}.{module}"]["doc"]["options"]
 
 
 def silent_server() -> tuple[socket.socket, int, list]:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from module_utils.alembic_migration import (
+from ansible_collections.backend_db.postgresql.plugins.module_utils.alembic_migration import (
     APPLICATION_NAME,
     DEFAULT_LOCK_TIMEOUTS,
     MigrationError,
@@ -31,7 +31,8 @@ op.execute("SELECT pg_sleep(60) FROM pg_tables WHERE tablename = 'stall_here'")
 """
 RUNNER = """
 import os, sqlalchemy as sa
-from module_utils.alembic_migration import MigrationRequest, migrate
+from ansible_collections.backend_db.postgresql.plugins.module_utils.alembic_migration import (
+    MigrationRequest, migrate)
 migrate(MigrationRequest(script_location=os.environ['SCRIPTS'], url=sa.make_url(os.environ['URL'])))
 """
 
@@ -42,7 +43,7 @@ def start_runner(database, scripts) -> subprocess.Popen:
         os.environ,
         SCRIPTS=str(scripts),
         URL=database.url.render_as_string(hide_password=False),
-        PYTHONPATH=str(ROOT),
+        PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "collections")]),
     )
     return subprocess.Popen([sys.executable, "-c", RUNNER], env=env, cwd=ROOT)
 

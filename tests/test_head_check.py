@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import os
 import shutil
-import time
 from pathlib import Path
 
 import pytest
 from sqlalchemy.dialects.postgresql.psycopg2 import PGDialect_psycopg2
 
-from module_utils import alembic_head_check, alembic_migration
-from module_utils.alembic_head_check import (
+from ansible_collections.backend_db.postgresql.plugins.module_utils import (
+    alembic_head_check,
+    alembic_migration,
+)
+from ansible_collections.backend_db.postgresql.plugins.module_utils.alembic_head_check import (
     CannotConnect,
     libpq_options,
     login_connect_args,
@@ -206,23 +208,24 @@ def test_both_paths_refuse_scripts_the_full_path_cannot_load(database, scripts, 
 def test_an_unreachable_server_costs_one_connect_timeout_on_either_path(database):
     server, port, accepted = silent_server()
     try:
-        timings, messages = [], []
+        attempts, messages = [], []
         for options in (
             ["login_host=127.0.0.1", f"login_port={port}", f"login_user={database.url.username}",
              f"login_db={database.name}"],
             [f"url={database.url.set(port=port).render_as_string(hide_password=False)}"],
         ):  # fmt: skip
-            started = time.monotonic()
+            before = len(accepted)
             completed, result = run_module(
                 "alembic_migrate", f"script_location={MIGRATIONS}", "connect_timeout=2", *options
             )
-            timings.append(time.monotonic() - started)
             assert completed.returncode != 0
             messages.append(result["msg"])
-        assert accepted, "the client never reached the silent server"
+            attempts.append(len(accepted) - before)
     finally:
         server.close()
     assert messages[0] == messages[1], messages
     assert messages[0].startswith(f"cannot connect to database {database.name} on 127.0.0.1:{port}")
-    # Ansible's own start-up costs about a second; a second connect would add two more.
-    assert timings[0] < timings[1] + 1.5, timings
+    # One connection each, so one connect timeout: the head check's failure is the answer,
+    # not a reason to try again by the full check's path. (Counted, not timed: a timing
+    # failed here when the machine was busy.)
+    assert attempts == [1, 1], attempts

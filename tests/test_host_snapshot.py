@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from devtools.pgserver import server_major
 from tests.helpers import host_memory_mb, module_manual, run_module
-from tests.pgserver import server_major
 
 
 def os_release() -> dict[str, str]:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from module_utils.alembic_migration import (
+from ansible_collections.backend_db.postgresql.plugins.module_utils.alembic_migration import (
     ADVISORY_LOCK_KEY,
     MigrationError,
     MigrationRequest,
@@ -373,8 +373,10 @@ def test_results_carry_no_password(database):
 
 
 def test_module_utils_need_no_path_tricks():
-    """The module ships module_utils/alembic_migration.py; it must stand alone."""
-    source = (Path(__file__).parent.parent / "module_utils" / "alembic_migration.py").read_text()
+    """The module ships plugins/module_utils/alembic_migration.py; it must stand alone."""
+    source = (
+        Path(__file__).parent.parent / "plugins/module_utils/alembic_migration.py"
+    ).read_text()
     assert "import models" not in source and "from tests" not in source
 
 

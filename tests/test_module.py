@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-import ast
 import os
 import subprocess
 
 import pytest
 import sqlalchemy as sa
 
-from module_utils.alembic_migration import DEFAULT_LOCK_TIMEOUTS
+from ansible_collections.backend_db.postgresql.plugins.module_utils.alembic_migration import (
+    DEFAULT_LOCK_TIMEOUTS,
+)
+from ansible_collections.backend_db.postgresql.plugins.modules import alembic_migrate
+from devtools.pgserver import TemporaryPostgres
+from scripts import write_doc_fragment
 from tests.conftest import MIGRATIONS, ROOT
 from tests.helpers import (
     BIN,
@@ -19,7 +23,6 @@ from tests.helpers import (
     module_manual,
     run_module,
 )
-from tests.pgserver import TemporaryPostgres
 
 
 def ansible(*module_args: str, extra: tuple[str, ...] = (), json_output: bool = True):
@@ -201,16 +204,19 @@ def test_ad_hoc_use_can_leave_the_password_out_of_the_arguments(database, monkey
 def test_the_default_lock_schedule_is_the_same_in_the_manual_the_spec_and_the_logic():
     # The manual and the spec spell it out (the module imports the logic only when it
     # has work to do); the logic's constant is what runs.
-    source = ast.parse((ROOT / "library" / "alembic_migrate.py").read_text())
-    (spec_function,) = [
-        node for node in source.body
-        if isinstance(node, ast.FunctionDef) and node.name == "argument_spec"
-    ]  # fmt: skip
-    (returned,) = [node for node in ast.walk(spec_function) if isinstance(node, ast.Return)]
-    spec = ast.literal_eval(returned.value)
+    spec = alembic_migrate.argument_spec()
     documented = documented_options("alembic_migrate")["lock_timeouts"]["default"]
     assert tuple(documented) == tuple(spec["lock_timeouts"]["default"])
     assert tuple(documented) == DEFAULT_LOCK_TIMEOUTS
+
+
+def test_the_manual_documents_every_option_of_the_spec_as_the_spec_has_it():
+    # The connection options come from one place (module_utils/connection.py) into both.
+    spec, documented = alembic_migrate.argument_spec(), documented_options("alembic_migrate")
+    assert set(spec) == set(documented)
+    for name, entry in spec.items():
+        for key in ("type", "default", "choices", "aliases", "elements"):
+            assert documented[name].get(key) == entry.get(key), (name, key)
 
 
 def test_module_pointed_at_a_standby_fails_in_one_sentence_before_any_change():
@@ -237,3 +243,8 @@ def test_module_pointed_at_a_standby_fails_in_one_sentence_before_any_change():
             )
             assert password not in completed.stdout + completed.stderr
             assert "Traceback" not in completed.stdout + completed.stderr
+
+
+def test_the_doc_fragment_is_written_from_the_connection_options():
+    written = (ROOT / "plugins/doc_fragments/connection.py").read_text()
+    assert written == write_doc_fragment.text(), "run scripts/write_doc_fragment.py"

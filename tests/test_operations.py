@@ -7,7 +7,9 @@ import sys
 
 import pytest
 
-from module_utils.alembic_migration import MigrationError
+from ansible_collections.backend_db.postgresql.plugins.module_utils.alembic_migration import (
+    MigrationError,
+)
 from tests.helpers import (
     add_locale_revision,
     add_locale_to_the_model,

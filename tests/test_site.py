@@ -23,11 +23,20 @@ import psycopg2
 import pytest
 import sqlalchemy as sa
 
-from module_utils.alembic_migration import MigrationRequest, migrate
+from ansible_collections.backend_db.postgresql.plugins.module_utils.alembic_migration import (
+    MigrationRequest,
+    migrate,
+)
+from devtools.pgserver import _free_port, server_major
 from tests import design
 from tests.conftest import ROOT
-from tests.helpers import head_revision, host_memory_mb, lineage, memory_settings_mb
-from tests.pgserver import _free_port, server_major
+from tests.helpers import (
+    drop_cluster,
+    head_revision,
+    host_memory_mb,
+    lineage,
+    memory_settings_mb,
+)
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or not shutil.which("pg_createcluster"),
@@ -155,11 +164,7 @@ class Site:
         return path.read_text(errors="replace") if path.exists() else ""
 
     def destroy(self) -> None:
-        subprocess.run(
-            ["pg_dropcluster", "--stop", str(VERSION), self.cluster],
-            capture_output=True,
-            check=False,
-        )
+        drop_cluster(VERSION, self.cluster)
         self.ca_cert.unlink(missing_ok=True)
         # The stanza's configuration, repository, spool and logs (the cluster is the stanza).
         self.backup_config.unlink(missing_ok=True)
@@ -464,8 +469,7 @@ def test_the_local_repository_restores_into_a_new_cluster_leaving_the_cluster_al
         assert socket_checksums(port) == before
         assert socket_checksums(site.port) == before
     finally:
-        dropped = ["pg_dropcluster", "--stop", str(VERSION), clone]
-        subprocess.run(dropped, capture_output=True, check=False)
+        drop_cluster(VERSION, clone)
 
 
 def test_a_server_whose_postgresql_is_down_is_restored_in_place_to_its_latest_state(site):

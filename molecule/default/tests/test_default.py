@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 import models
+from devtools.pgserver import TemporaryPostgres
 from tests import catalog, design
 from tests.conftest import ROOT
 from tests.container import (
@@ -20,7 +21,6 @@ from tests.container import (
     secret,
 )
 from tests.helpers import head_revision
-from tests.pgserver import TemporaryPostgres
 
 # Debian 12 and Debian 13 (conftest.py: each one's major, and the query fixture).
 testinfra_hosts = [f"podman://backend-db-default-{release}" for release in ("12", "13")]

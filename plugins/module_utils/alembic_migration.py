@@ -32,6 +32,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+# The head check and this module connect under one name, which the tests look for.
+from ansible_collections.backend_db.postgresql.plugins.module_utils.alembic_head_check import (
+    APPLICATION_NAME,
+)
+
 try:
     import sqlalchemy as sa
     from alembic import command
@@ -49,8 +54,6 @@ else:
 ADVISORY_LOCK_KEY = int.from_bytes(
     hashlib.sha256(b"backend-db alembic_migrate").digest()[:8], "big", signed=True
 )
-# The same name as module_utils/alembic_head_check.py's (a test keeps them equal).
-APPLICATION_NAME = "backend-db alembic_migrate"
 REVISION_PATTERN = re.compile(r"^[0-9A-Za-z_]+$")
 # Fifteen attempts at a revision's locks: three each of 0.1, 0.2, 0.5, 1 and 2 seconds,
 # a second apart; about 25 seconds in all before the run gives up.
@@ -375,8 +378,8 @@ def load_scripts(script_location: str) -> ScriptDirectory:
         with open(env_py, encoding="utf-8") as source:
             compile(source.read(), env_py, "exec")
         scripts = ScriptDirectory.from_config(alembic_config(script_location))
-        for _ in scripts.walk_revisions():
-            pass
+        # Loading every revision is the check: what it yields is not needed.
+        list(scripts.walk_revisions())
     except Exception as exc:
         raise MigrationError(
             f"cannot load the migration scripts in {script_location}: "
@@ -562,7 +565,7 @@ def running_env_py(script_location: str) -> Iterator[None]:
         # The innermost frame in the scripts' directory says whose code failed.
         ours = [
             frame.f_code.co_filename
-            for frame, _ in traceback.walk_tb(exc.__traceback__)
+            for frame, _line in traceback.walk_tb(exc.__traceback__)
             if os.path.abspath(frame.f_code.co_filename).startswith(script_location + os.sep)
         ]
         if ours and os.path.abspath(ours[-1]) == env_py:
@@ -872,8 +875,8 @@ def _existing_tables(connection, tables, constraints) -> list[str]:
         " ORDER BY 1",
         {
             "tables": tables,
-            "tables_of": [table for table, _ in constraints],
-            "names": [name for _, name in constraints],
+            "tables_of": [table for table, _name in constraints],
+            "names": [name for _table, name in constraints],
         },
     )
     return list(found.scalars())

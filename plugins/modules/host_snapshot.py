@@ -27,7 +27,17 @@ description:
     reports the value it chose. Where it can choose none, entries with the placeholder
     are left out.
 version_added: "0.1.0"
-author: backend-db developers
+author: backend-db developers (!UNKNOWN)
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+    details: The module only reads; a check reads the same.
+  diff_mode:
+    support: none
+  platform:
+    platforms: debian
 options:
   packages:
     description: Debian packages whose installed state is wanted.
@@ -221,7 +231,7 @@ MEMORY_LIMITS = ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limi
 
 def glibc_version() -> str | None:
     try:
-        name, _, version = os.confstr("CS_GNU_LIBC_VERSION").partition(" ")
+        name, _space, version = os.confstr("CS_GNU_LIBC_VERSION").partition(" ")
     except (AttributeError, ValueError, OSError):
         return None
     return ".".join(version.split(".")[:2]) if name == "glibc" else None

@@ -1,5 +1,5 @@
 #!/usr/bin/python
-"""Ansible module alembic_migrate: the thin face of module_utils/alembic_migration.py."""
+"""Ansible module alembic_migrate: the thin face of plugins/module_utils/alembic_migration.py."""
 
 from __future__ import annotations
 
@@ -28,7 +28,19 @@ description:
     (several heads, branch labels, dependencies, a failed connection) is decided the
     usual way, with Alembic.
 version_added: "0.1.0"
-author: backend-db developers
+author: backend-db developers (!UNKNOWN)
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - backend_db.postgresql.connection
+attributes:
+  check_mode:
+    support: full
+    details: Reports the pending revisions and applies none.
+  diff_mode:
+    support: full
+    details: The diff is the SQL of the pending revisions, rendered offline.
+  platform:
+    platforms: posix
 options:
   script_location:
     description:
@@ -47,73 +59,6 @@ options:
         Downgrades usually destroy data, so this is off unless asked for.
     type: bool
     default: false
-  url:
-    description:
-      - SQLAlchemy URL of the database, such as C(postgresql://user:password@host:5432/db).
-      - Mutually exclusive with the login_* options.
-    type: str
-  login_host:
-    description: Host to connect to. Empty means the Unix socket.
-    type: str
-    default: ''
-    aliases: [host]
-  login_port:
-    description: Port to connect to.
-    type: int
-    default: 5432
-    aliases: [port]
-  login_user:
-    description:
-      - Role to connect as; it must be allowed to run the migrations' DDL, and should be
-        the database's owner. Unset, libpq's default (the operating-system user's name).
-      - A superuser is refused when there are revisions to apply, unless
-        O(allow_superuser=true).
-      - A standby (a server in recovery, such as a Patroni replica) is refused, in check
-        mode too, before anything else; migrations go to the primary.
-    type: str
-  login_password:
-    description: Password of O(login_user).
-    type: str
-    default: ''
-  login_unix_socket:
-    description: Directory of the Unix socket, used when O(login_host) is empty.
-    type: str
-    default: ''
-  login_db:
-    description: Database to migrate. Required unless O(url) is given.
-    type: str
-    aliases: [db]
-  ssl_mode:
-    description:
-      - How the connection uses TLS (libpq's C(sslmode)). Unset, libpq's default,
-        C(prefer), which accepts any server and falls back to plain text. Over a network
-        use C(verify-full) with O(ca_cert); the migrations role does whenever it connects
-        over TCP.
-      - With O(url), put C(sslmode) and the other keywords in its query string instead.
-    type: str
-    choices: [allow, disable, prefer, require, verify-ca, verify-full]
-  ca_cert:
-    description:
-      - File of the certificate authorities the server's certificate must chain to
-        (libpq's C(sslrootcert)), for O(ssl_mode) C(verify-ca) or C(verify-full).
-    type: path
-    aliases: [ssl_rootcert]
-  ssl_cert:
-    description: Client certificate file (libpq's C(sslcert)), for C(cert) authentication.
-    type: path
-  ssl_key:
-    description: Private key file of O(ssl_cert) (libpq's C(sslkey)).
-    type: path
-  connect_params:
-    description:
-      - Further libpq connection keywords, such as C(target_session_attrs) or
-        C(sslcrl); they win over the options above.
-    type: dict
-    default: {}
-  connect_timeout:
-    description: Seconds to wait for the connection to the server.
-    type: int
-    default: 10
   migration_lock_timeout:
     description:
       - Seconds to wait for a concurrent run (from another host) to release the
@@ -195,7 +140,11 @@ options:
     type: float
     default: 0
 notes:
-  - Supports check mode and diff mode.
+  - O(login_user) must be allowed to run the migrations' DDL, and should be the database's
+    owner. A superuser is refused when there are revisions to apply, unless
+    O(allow_superuser=true).
+  - A standby (a server in recovery, such as a Patroni replica) is refused, in check mode
+    too, before anything else; migrations go to the primary.
   - Passwords given in O(url) or O(login_password) never appear in results or errors.
   - Ad hoc (C(ansible HOST -m alembic_migrate -a ...)), leave the password out of the
     arguments - ansible-core prints a failed ad hoc task's arguments whatever C(no_log)
@@ -294,32 +243,23 @@ elapsed:
 import math  # noqa: E402
 import time  # noqa: E402
 
-from ansible.module_utils.alembic_head_check import (  # noqa: E402
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib  # noqa: E402
+
+from ansible_collections.backend_db.postgresql.plugins.module_utils import connection  # noqa: E402
+from ansible_collections.backend_db.postgresql.plugins.module_utils.alembic_head_check import (  # noqa: E402
     APPLICATION_NAME,
     CannotConnect,
     libpq_options,
     login_connect_args,
     recorded_head,
 )
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib  # noqa: E402
-
-LOGIN_OPTIONS = (
-    "login_host",
-    "login_port",
-    "login_user",
-    "login_password",
-    "login_unix_socket",
-    "login_db",
-)
-# The options libpq_options turns into libpq keywords; none goes with url.
-TLS_OPTIONS = ("ssl_mode", "ca_cert", "ssl_cert", "ssl_key", "connect_params")
 
 
 def login(params: dict) -> dict:
     """The login_* options, with the TLS options as libpq keywords, for build_url and
     login_connect_args alike."""
-    return {name: params[name] for name in LOGIN_OPTIONS} | {
-        "options": libpq_options(**{name: params[name] for name in TLS_OPTIONS})
+    return {name: params[name] for name in connection.LOGIN_OPTIONS} | {
+        "options": libpq_options(**{name: params[name] for name in connection.TLS_OPTIONS})
     }
 
 
@@ -328,22 +268,7 @@ def argument_spec() -> dict:
         "script_location": {"type": "path", "required": True},
         "revision": {"type": "str", "default": "head"},
         "allow_downgrade": {"type": "bool", "default": False},
-        "url": {"type": "str", "no_log": True},
-        "login_host": {"type": "str", "default": "", "aliases": ["host"]},
-        "login_port": {"type": "int", "default": 5432, "aliases": ["port"]},
-        "login_user": {"type": "str"},
-        "login_password": {"type": "str", "default": "", "no_log": True},
-        "login_unix_socket": {"type": "str", "default": ""},
-        "login_db": {"type": "str", "aliases": ["db"]},
-        "ssl_mode": {
-            "type": "str",
-            "choices": ["allow", "disable", "prefer", "require", "verify-ca", "verify-full"],
-        },
-        "ca_cert": {"type": "path", "aliases": ["ssl_rootcert"]},
-        "ssl_cert": {"type": "path"},
-        "ssl_key": {"type": "path"},
-        "connect_params": {"type": "dict", "default": {}},
-        "connect_timeout": {"type": "int", "default": 10},
+        **connection.argument_spec(),
         "migration_lock_timeout": {"type": "float", "default": 300},
         "lock_timeouts": {
             "type": "list",
@@ -406,7 +331,7 @@ def option_problem(params: dict) -> str | None:
 def already_at_head(module: AnsibleModule) -> None:
     """Exit with nothing to do when the database records the scripts' one head.
 
-    The common run, answered without Alembic (see module_utils/alembic_head_check.py).
+    The common run, answered without Alembic (see plugins/module_utils/alembic_head_check.py).
     Only for the login_* options and revision head with no SQL asked for; anything
     else, and any doubt, is left to the usual path.
     """
@@ -423,7 +348,10 @@ def already_at_head(module: AnsibleModule) -> None:
         )
     except CannotConnect as failure:
         # The usual path would wait as long again to fail the same way: say it now.
-        from ansible.module_utils.alembic_migration import build_url, connection_failure
+        from ansible_collections.backend_db.postgresql.plugins.module_utils.alembic_migration import (  # noqa: E501
+            build_url,
+            connection_failure,
+        )
 
         url = build_url(**login(params))
         module.fail_json(msg=str(connection_failure(url, failure.error)))
@@ -446,7 +374,10 @@ def main() -> None:
         argument_spec=argument_spec(),
         supports_check_mode=True,
         required_one_of=[("url", "login_db")],
-        mutually_exclusive=[("url", "login_db"), *(("url", name) for name in TLS_OPTIONS)],
+        mutually_exclusive=[
+            ("url", "login_db"),
+            *(("url", name) for name in connection.TLS_OPTIONS),
+        ],
     )
     params = module.params
     problem = option_problem(params)
@@ -455,7 +386,7 @@ def main() -> None:
     already_at_head(module)
 
     # Imported only now: Alembic and SQLAlchemy take most of a run's time to import.
-    from ansible.module_utils.alembic_migration import (
+    from ansible_collections.backend_db.postgresql.plugins.module_utils.alembic_migration import (
         IMPORT_ERROR,
         MigrationError,
         MigrationRequest,

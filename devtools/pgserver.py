@@ -6,7 +6,7 @@ directory on a free loopback port. As root the server runs as the `postgres` use
 because PostgreSQL refuses to run as root. Nothing outside the temporary directory is
 touched.
 
-    python -m tests.pgserver      # start one, print its URL, stop on Ctrl-C
+    python -m devtools.pgserver     # start one, print its URL, stop on Ctrl-C
 """
 
 from __future__ import annotations

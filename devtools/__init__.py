@@ -1,0 +1,5 @@
+"""The project's development tooling, used by the tests, scripts/ and bench/ alike.
+
+pgserver: a private PostgreSQL server of the release's own binaries, started as the
+postgres user in a temporary directory on a free port.
+"""
