@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -136,6 +137,13 @@ def add_locale_to_the_model(project: Path) -> None:
             anchor, anchor + "    locale: Mapped[str | None] = mapped_column(String(10))\n"
         )
     )
+
+
+def recap(result: subprocess.CompletedProcess) -> dict[str, int]:
+    """The counts of a local play's recap line: ok, changed, failed..."""
+    match = re.search(r"localhost\s+:\s+(.*)", result.stdout)
+    assert match, result.stdout[-3000:] + result.stderr[-3000:]
+    return {key: int(value) for key, value in re.findall(r"(\w+)=(\d+)", match.group(1))}
 
 
 def drop_cluster(version: int, cluster: str) -> None:

@@ -25,7 +25,7 @@ import yaml
 
 from devtools.pgserver import _free_port, server_major
 from tests.conftest import ROOT
-from tests.helpers import BIN, drop_cluster
+from tests.helpers import BIN, drop_cluster, recap
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or not shutil.which("pg_createcluster"),
@@ -192,12 +192,6 @@ class Consumer:
     def destroy(self) -> None:
         drop_cluster(VERSION, self.cluster)
         self.ca_cert.unlink(missing_ok=True)
-
-
-def recap(result: subprocess.CompletedProcess) -> dict[str, int]:
-    match = re.search(r"localhost\s+:\s+(.*)", result.stdout)
-    assert match, result.stdout[-3000:] + result.stderr[-3000:]
-    return {key: int(value) for key, value in re.findall(r"(\w+)=(\d+)", match.group(1))}
 
 
 @pytest.fixture(scope="module")

@@ -36,6 +36,7 @@ from tests.helpers import (
     host_memory_mb,
     lineage,
     memory_settings_mb,
+    recap,
 )
 
 pytestmark = pytest.mark.skipif(
@@ -181,12 +182,6 @@ class Site:
             for unit in units:
                 unit.unlink()
             subprocess.run(["systemctl", "daemon-reload"], capture_output=True)
-
-
-def recap(result: subprocess.CompletedProcess) -> dict[str, int]:
-    match = re.search(r"localhost\s+:\s+(.*)", result.stdout)
-    assert match, result.stdout[-3000:] + result.stderr[-3000:]
-    return {key: int(value) for key, value in re.findall(r"(\w+)=(\d+)", match.group(1))}
 
 
 @pytest.fixture(scope="module")
