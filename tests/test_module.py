@@ -7,10 +7,12 @@ import subprocess
 
 import pytest
 import sqlalchemy as sa
+import yaml
 
 from ansible_collections.backend_db.postgresql.plugins.module_utils.alembic_migration import (
     DEFAULT_LOCK_TIMEOUTS,
 )
+from ansible_collections.backend_db.postgresql.plugins.module_utils.result import MigrationResult
 from ansible_collections.backend_db.postgresql.plugins.modules import alembic_migrate
 from devtools.pgserver import TemporaryPostgres
 from scripts import write_doc_fragment
@@ -248,3 +250,10 @@ def test_module_pointed_at_a_standby_fails_in_one_sentence_before_any_change():
 def test_the_doc_fragment_is_written_from_the_connection_options():
     written = (ROOT / "plugins/doc_fragments/connection.py").read_text()
     assert written == write_doc_fragment.text(), "run scripts/write_doc_fragment.py"
+
+
+def test_the_manual_returns_what_the_result_holds():
+    # plugins/module_utils/result.py builds every answer; RETURN documents each key.
+    documented = yaml.safe_load(alembic_migrate.RETURN)
+    full = MigrationResult(True, "up", [], ["x"], "x", sql="", restore_point={}).as_dict()
+    assert set(full) - {"changed"} == set(documented)

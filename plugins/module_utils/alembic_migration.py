@@ -28,13 +28,17 @@ import time
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 # The head check and this module connect under one name, which the tests look for.
 from ansible_collections.backend_db.postgresql.plugins.module_utils.alembic_head_check import (
     APPLICATION_NAME,
+)
+from ansible_collections.backend_db.postgresql.plugins.module_utils.result import (
+    MigrationResult,
+    Step,
 )
 
 try:
@@ -106,15 +110,6 @@ class MigrationError(Exception):
     """A failure explained in one sentence for the operator. Never carries a secret."""
 
 
-@dataclass(frozen=True)
-class Step:
-    revision: str
-    message: str
-
-    def as_dict(self) -> dict[str, str]:
-        return {"revision": self.revision, "message": self.message}
-
-
 @dataclass
 class MigrationRequest:
     """What to migrate, where to, and how long to wait for what."""
@@ -157,42 +152,6 @@ class MigrationRequest:
         if self.lock_timeout is not None:
             return (self.lock_timeout,) * (self.lock_retries + 1)
         return tuple(self.lock_timeouts)
-
-
-@dataclass
-class MigrationResult:
-    changed: bool
-    direction: str
-    before: list[str]
-    after: list[str]
-    target: str | None
-    pending: list[Step] = field(default_factory=list)
-    applied: list[Step] = field(default_factory=list)
-    sql: str | None = None
-    elapsed: float = 0.0
-    # Each attempt at a revision: its lock timeout, when it started (seconds into the
-    # run), how long it took and whether it got its locks ("applied") or not ("timeout").
-    attempts: list[dict[str, Any]] = field(default_factory=list)
-    # The restore point written before the first revision was applied: name, lsn, time.
-    restore_point: dict[str, str] | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        result: dict[str, Any] = {
-            "changed": self.changed,
-            "direction": self.direction,
-            "before": self.before,
-            "after": self.after,
-            "target": self.target,
-            "pending": [step.as_dict() for step in self.pending],
-            "applied": [step.as_dict() for step in self.applied],
-            "attempts": self.attempts,
-            "elapsed": round(self.elapsed, 4),
-        }
-        if self.sql is not None:
-            result["sql"] = self.sql
-        if self.restore_point is not None:
-            result["restore_point"] = self.restore_point
-        return result
 
 
 # --- connection -------------------------------------------------------------------

@@ -253,6 +253,7 @@ from ansible_collections.backend_db.postgresql.plugins.module_utils.alembic_head
     login_connect_args,
     recorded_head,
 )
+from ansible_collections.backend_db.postgresql.plugins.module_utils.result import MigrationResult  # noqa: E402
 
 
 def login(params: dict) -> dict:
@@ -356,17 +357,9 @@ def already_at_head(module: AnsibleModule) -> None:
         url = build_url(**login(params))
         module.fail_json(msg=str(connection_failure(url, failure.error)))
     if head is not None:
-        module.exit_json(
-            changed=False,
-            direction="none",
-            before=[head],
-            after=[head],
-            target=head,
-            pending=[],
-            applied=[],
-            attempts=[],
-            elapsed=round(time.monotonic() - started, 4),
-        )
+        elapsed = time.monotonic() - started
+        unchanged = MigrationResult(False, "none", [head], [head], head, elapsed=elapsed)
+        module.exit_json(**unchanged.as_dict())
 
 
 def main() -> None:
