@@ -57,7 +57,7 @@ def build(tmp_path) -> subprocess.CompletedProcess:
     playbook.write_text(PLAYBOOK)
     return subprocess.run(
         [str(BIN / "ansible-playbook"), "-i", str(inventory), str(playbook),
-         "-e", f"migrations_build_dir={tmp_path / 'build'}"],
+         "-e", f"__migrations_build_dir={tmp_path / 'build'}"],
         capture_output=True, text=True, cwd=ROOT, timeout=900,
         env=dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_FORCE_COLOR="0",
                  ANSIBLE_ROLES_PATH=str(ROOT / "roles")),
