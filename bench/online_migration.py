@@ -55,7 +55,8 @@ from ansible_collections.backend_db.postgresql.plugins.module_utils.alembic_migr
     migrate,
 )
 from devtools.pgserver import TemporaryPostgres  # noqa: E402
-from tests.helpers import add_revision, head_revision  # noqa: E402
+from devtools.revisions import head_revision  # noqa: E402
+from tests.helpers import add_revision  # noqa: E402
 
 OWNER, APP = "bench_owner", "bench_app"
 HOLD_SECONDS = 3.0

@@ -13,13 +13,11 @@ import textwrap
 import threading
 from pathlib import Path
 
-from alembic.config import Config
-from alembic.script import ScriptDirectory
-
 from ansible_collections.backend_db.postgresql.plugins.module_utils.alembic_migration import (
     MigrationRequest,
     migrate,
 )
+from devtools.revisions import head_revision, lineage  # noqa: F401 (the tests' helpers)
 from tests.conftest import MIGRATIONS, ROOT
 
 BIN = Path(sys.executable).parent
@@ -33,12 +31,6 @@ def ansible_env() -> dict[str, str]:
     return dict(
         os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), PATH=f"{BIN}:{os.environ['PATH']}"
     )
-
-
-def _scripts(location: Path) -> ScriptDirectory:
-    config = Config()
-    config.set_main_option("script_location", str(location))
-    return ScriptDirectory.from_config(config)
 
 
 def host_memory_mb() -> int:
@@ -59,16 +51,6 @@ def memory_settings_mb(memory: int, max_connections: int = 100) -> dict[str, int
         "work_mem": min(max((memory - shared_buffers) // (4 * max_connections), 4), 64),
         "maintenance_work_mem": min(max(memory // 16, 64), 2048),
     }
-
-
-def head_revision(location: Path = MIGRATIONS) -> str:
-    """The head of the migration scripts, read from the scripts themselves."""
-    return _scripts(location).get_current_head()
-
-
-def lineage(location: Path = MIGRATIONS) -> list[str]:
-    """Every revision of the scripts in the order an upgrade from base applies them."""
-    return [script.revision for script in reversed(list(_scripts(location).walk_revisions()))]
 
 
 def add_revision(
