@@ -41,7 +41,9 @@ if [ "${#failed[@]}" -gt 0 ]; then
         # Molecule frames each line of a step's output with "  │ ".
         plain=$(sed -e 's/\x1b\[[0-9;]*m//g' -e 's/^  │ //' "$logs/$scenario")
         grep -E -A2 '^(fatal|failed): |ran past [0-9]+ s|^CRITICAL |Idempotence test failed|^\* \[' <<<"$plain" | cut -c1-300 | tail -n 12
-        grep -E '^FAILED |^ERROR [a-z/_]+\.py' <<<"$plain" | cut -c1-600 | tail -n 8
+        # pytest's failed tests (a long id is wrapped onto the next line) and error lines.
+        grep -E -A1 '^FAILED($| [a-z])|^ERROR [a-z/_]+\.py' <<<"$plain" | cut -c1-600 | tail -n 8
+        grep -E '^E  ' <<<"$plain" | cut -c1-300 | tail -n 6
     done
     echo "Molecule scenarios failed: ${failed[*]}; their output is above." >&2
     exit 1

@@ -536,7 +536,9 @@ def test_a_new_revision_after_the_drills_applies_once_on_the_leader_and_reaches_
     assert migrated.returncode == 0, migrated.stdout[-3000:]
     assert [backup["type"] for backup in stanza()["backup"][taken_before:]] == ["diff"]
     # Every member installs the new release (a failover needs none); one migrates.
-    task = migrated.stdout.split("TASK [migrations : The schema is at the requested revision")[1]
+    # The role runs from the collection, as Ansible names it in the output.
+    role = "backend_db.postgresql.migrations"
+    task = migrated.stdout.split(f"TASK [{role} : The schema is at the requested revision")[1]
     task = task.split("TASK [")[0]
     migrating = [
         line.split("[")[1].split("]")[0]
