@@ -16,6 +16,7 @@ import re
 import secrets
 import shutil
 import subprocess
+import tarfile
 import textwrap
 from pathlib import Path
 
@@ -257,3 +258,41 @@ def test_the_metadata_agrees_with_itself():
     for meta in ROOT.glob("roles/*/meta/main.yml"):
         claimed = yaml.safe_load(meta.read_text())["galaxy_info"]["min_ansible_version"]
         assert runtime["requires_ansible"] == f">={claimed}.0", meta
+
+
+def test_the_build_leaves_out_every_secret_at_any_depth(tmp_path):
+    """An inventory copied beside the example keeps its CA key and vault in the tree."""
+    tree = tmp_path / "tree"
+    listed = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True
+    ).stdout.decode()
+    for name in filter(None, listed.split("\0")):
+        source = ROOT / name
+        if source.is_file() and not source.is_symlink():
+            (tree / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, tree / name)
+    planted = [
+        "inventories/production/.secrets/ca/ca.key",
+        "inventories/production/.secrets/ca/ca.crt",
+        "inventories/production/.secrets/backend_owner",
+        "inventories/production/group_vars/dbservers/vault.yml",
+        "inventories/production/group_vars/all/vault.yaml",
+        "inventories/production/group_vars/dbservers/vault",
+        "roles/postgresql/files/server.key",
+        ".secrets/local/backup_repo_cipher_pass",
+    ]
+    for name in planted:
+        (tree / name).parent.mkdir(parents=True, exist_ok=True)
+        (tree / name).write_text("planted secret\n")
+    built = subprocess.run(
+        [str(BIN / "ansible-galaxy"), "collection", "build", "--output-path",
+         str(tmp_path / "dist"), str(tree)], capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert built.returncode == 0, built.stdout + built.stderr
+    (artifact,) = (tmp_path / "dist").glob("*.tar.gz")
+    with tarfile.open(artifact) as archive:
+        names = archive.getnames()
+        shipped = [name for name in names if archive.getmember(name).isfile()
+                   and b"planted secret" in archive.extractfile(name).read()]  # fmt: skip
+    assert shipped == [], shipped
+    assert "inventories/example/group_vars/dbservers/vault.yml.example" in names

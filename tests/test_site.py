@@ -832,7 +832,13 @@ def test_rotating_the_runtime_password_keeps_open_sessions_working(site, tmp_pat
     open_session = site.connect()
     new_password = secrets.token_urlsafe(24)
     rotation = tmp_path / "rotation.json"
-    rotation.write_text(json.dumps({"app_database_app_password": new_password}))
+    rotation.write_text(
+        json.dumps(
+            # A password changes only for a role named for rotation.
+            {"app_database_app_password": new_password,
+             "app_database_rotate_passwords": ["backend_app"]}
+        )
+    )  # fmt: skip
     rotation.chmod(0o600)
 
     result = site.play("-e", f"@{rotation}", playbook="playbooks/database.yml")

@@ -71,6 +71,15 @@ options:
     type: list
     elements: str
     default: []
+  fingerprints:
+    description:
+      - By absolute path of an INI-like file (such as pgBackRest's configuration), the
+        keys of the values wanted, such as C([repo1-path, repo1-cipher-pass]). The result
+        holds a salted, slow hash of each value (C(fingerprint_matches) compares it on the
+        controller), never the value, so that the controller learns whether the host
+        depends on the same secret as the inventory.
+    type: dict
+    default: {}
   version:
     description:
       - The value of the placeholder C({version}). Empty to take it from I(version_by_release).
@@ -194,6 +203,13 @@ contents:
   returned: always
   type: dict
   sample: {/etc/postgresql/15/main/server.crt: "-----BEGIN CERTIFICATE-----..."}
+fingerprints:
+  description:
+    - By requested path, by key, the fingerprint (C(salt), C(pbkdf2_sha256)) of the key's
+      value; null when the file or the key is missing.
+  returned: always
+  type: dict
+  sample: {/etc/pgbackrest/main.conf: {repo1-cipher-pass: {salt: 3q2+7w==, pbkdf2_sha256: 9f86d08}}}
 fqdn:
   description: The host's fully qualified name.
   returned: always
@@ -219,6 +235,11 @@ import stat  # noqa: E402
 import sys  # noqa: E402
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
+
+from ansible_collections.backend_db.postgresql.plugins.module_utils.secrets import (  # noqa: E402
+    fingerprint,
+    ini_value,
+)
 
 APT_LISTS = "/var/lib/apt/lists"
 OS_RELEASE = ("/etc/os-release", "/usr/lib/os-release")
@@ -340,6 +361,13 @@ def read_text(module: AnsibleModule, path: str, limit: int = 65536) -> str:
         module.fail_json(msg=f"host_snapshot could not read {path}: {exc.strerror}")
 
 
+def fingerprints(module: AnsibleModule, path: str, keys: list) -> dict:
+    """By key, the fingerprint of its value in the file, or None when either is missing."""
+    text = read_text(module, path)
+    values = {str(key): ini_value(text, str(key)) for key in keys}
+    return {key: fingerprint(value) if value else None for key, value in values.items()}
+
+
 def _name(lookup, number: int) -> str:
     try:
         return lookup(number)[0]
@@ -368,6 +396,7 @@ def main() -> None:
             "services": {"type": "list", "elements": "str", "default": []},
             "globs": {"type": "list", "elements": "str", "default": []},
             "read": {"type": "list", "elements": "path", "default": []},
+            "fingerprints": {"type": "dict", "default": {}},
             "version": {"type": "str", "default": ""},
             "version_by_release": {"type": "dict", "default": {}},
         },
@@ -381,7 +410,8 @@ def main() -> None:
         fill_in(params[name], version)
         for name in ("paths", "services", "packages", "globs", "read")
     )
-    relative = [path for path in paths + patterns + reads if not os.path.isabs(path)]
+    named = paths + patterns + reads + list(params["fingerprints"])
+    relative = [path for path in named if not os.path.isabs(path)]
     if relative:
         module.fail_json(msg=f"paths must be absolute; these are not: {', '.join(relative)}")
 
@@ -414,6 +444,10 @@ def main() -> None:
         architecture=platform.machine(),
         glibc=glibc_version(),
         contents={path: read_text(module, path) for path in reads},
+        fingerprints={
+            path: fingerprints(module, path, keys if isinstance(keys, list) else [keys])
+            for path, keys in params["fingerprints"].items()
+        },
         fqdn=socket.getfqdn(),
         memory_mb=memory_mb(),
     )

@@ -1,0 +1,73 @@
+"""Filters over secrets: SCRAM verifiers and fingerprints, computed on the controller."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+name: scram_verifier
+short_description: The SCRAM-SHA-256 verifier to give PostgreSQL for a password
+description:
+  - Returns I(current) when that verifier (a C(pg_authid.rolpassword) value) was made from
+    the password, else a new verifier with a random salt. A role's password then reaches
+    PostgreSQL only as its verifier, and a re-run that finds it in place changes nothing.
+  - The collection's other filters over secrets are C(scram_matches) (whether a verifier
+    was made from a password), C(fingerprint_matches) (whether a fingerprint that
+    C(backend_db.postgresql.host_snapshot) made on a host was made from a secret), and
+    C(login_dependents) and C(replaced_logins) (which roles log in with a password, and
+    whose password in place is not the inventory's), C(certificate_problem) (why a text
+    is not PEM certificates alone) and C(key_problem) (why a CA key cannot sign for its
+    certificate).
+version_added: "0.1.0"
+author: backend-db developers (!UNKNOWN)
+positional: current
+options:
+  _input:
+    description: The password.
+    type: str
+    required: true
+  current:
+    description: The verifier in place, if any.
+    type: str
+"""
+
+EXAMPLES = r"""
+- name: The role has the inventory's password, as a verifier
+  community.postgresql.postgresql_user:
+    name: backend_app
+    password: "{{ app_password | backend_db.postgresql.scram_verifier(current_verifier) }}"
+"""
+
+RETURN = r"""
+_value:
+  description: A SCRAM-SHA-256 verifier.
+  type: str
+"""
+
+from ansible_collections.backend_db.postgresql.plugins.module_utils.secrets import (  # noqa: E402
+    certificate_problem,
+    fingerprint_matches,
+    key_problem,
+    login_dependents,
+    replaced_logins,
+    scram_matches,
+    scram_verifier_for,
+)
+
+
+def scram_verifier(password, current=None):
+    return scram_verifier_for(str(password), current or None)
+
+
+class FilterModule:
+    def filters(self):
+        return {
+            "scram_verifier": scram_verifier,
+            "scram_matches": lambda password, verifier: scram_matches(str(password), verifier),
+            "fingerprint_matches": lambda secret, found: fingerprint_matches(str(secret), found),
+            "login_dependents": login_dependents,
+            "certificate_problem": certificate_problem,
+            "key_problem": lambda certificate, key: key_problem(str(certificate), str(key)),
+            "replaced_logins": lambda pairs, verifiers, rotate: replaced_logins(
+                list(pairs), verifiers, rotate
+            ),
+        }

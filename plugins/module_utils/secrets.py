@@ -1,0 +1,170 @@
+"""Secrets the roles handle, computed in plain Python so that pytest tests them alone.
+
+- SCRAM-SHA-256 verifiers (RFC 5802, RFC 7677, as PostgreSQL stores them in
+  pg_authid.rolpassword): a password reaches PostgreSQL only as its verifier, made on
+  the controller, so no statement text, log line or statistics view ever holds it; a
+  verifier already in place that matches the password is kept as it is, so a re-run
+  changes nothing.
+- Fingerprints: a salted, slow hash of a secret read on a host (the repository
+  passphrase in pgBackRest's configuration), so that the controller can tell whether
+  the host depends on the same secret as the inventory without the secret travelling
+  back in a module's result.
+- PEM checks: whether a certificate variable holds a private key too.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import re
+
+SCRAM_ITERATIONS = 4096
+SCRAM_SALT_BYTES = 16
+SCRAM_PATTERN = re.compile(
+    r"^SCRAM-SHA-256\$(?P<iterations>[0-9]+):(?P<salt>[A-Za-z0-9+/=]+)"
+    r"\$(?P<stored>[A-Za-z0-9+/=]+):(?P<server>[A-Za-z0-9+/=]+)$"
+)
+FINGERPRINT_ITERATIONS = 100_000
+PRIVATE_KEY_PATTERN = re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----")
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def scram_verifier(
+    password: str, salt: bytes | None = None, iterations: int = SCRAM_ITERATIONS
+) -> str:
+    """The SCRAM-SHA-256 verifier PostgreSQL would store for the password.
+
+    PostgreSQL prepares the password with SASLprep; a password of printable ASCII,
+    such as every password the roles generate, is its own SASLprep form. Other
+    passwords are refused by the roles' validation, so the verifier never differs
+    from the server's own.
+    """
+    salt = os.urandom(SCRAM_SALT_BYTES) if salt is None else salt
+    salted = hashlib.pbkdf2_hmac("sha256", password.encode("utf-8"), salt, iterations)
+    client_key = hmac.new(salted, b"Client Key", hashlib.sha256).digest()
+    stored_key = hashlib.sha256(client_key).digest()
+    server_key = hmac.new(salted, b"Server Key", hashlib.sha256).digest()
+    return f"SCRAM-SHA-256${iterations}:{_b64(salt)}${_b64(stored_key)}:{_b64(server_key)}"
+
+
+def scram_matches(password: str, verifier: str | None) -> bool:
+    """Whether the verifier (a pg_authid.rolpassword value) was made from the password."""
+    match = SCRAM_PATTERN.match(verifier or "")
+    if not match:
+        return False
+    try:
+        salt = base64.b64decode(match["salt"], validate=True)
+    except ValueError:
+        return False
+    expected = scram_verifier(password, salt, int(match["iterations"]))
+    return hmac.compare_digest(expected, verifier)
+
+
+def scram_verifier_for(password: str, current: str | None = None) -> str:
+    """The verifier to set: the current one when it matches the password, else a new one."""
+    return current if current and scram_matches(password, current) else scram_verifier(password)
+
+
+def fingerprint(secret: str, salt: bytes | None = None) -> dict:
+    """A salted PBKDF2 hash of a secret: enough to compare, too slow to search."""
+    salt = os.urandom(16) if salt is None else salt
+    digest = hashlib.pbkdf2_hmac("sha256", secret.encode("utf-8"), salt, FINGERPRINT_ITERATIONS)
+    return {"salt": _b64(salt), "pbkdf2_sha256": digest.hex()}
+
+
+def fingerprint_matches(secret: str, found: dict | None) -> bool:
+    """Whether a fingerprint (from fingerprint()) was made from the secret."""
+    if not found:
+        return False
+    try:
+        salt = base64.b64decode(found["salt"], validate=True)
+    except (KeyError, TypeError, ValueError):
+        return False
+    expected = fingerprint(secret, salt)["pbkdf2_sha256"]
+    return hmac.compare_digest(expected, str(found.get("pbkdf2_sha256")))
+
+
+def ini_value(text: str, key: str) -> str | None:
+    """The value of the last `key=value` line of an INI-like text (pgBackRest's format)."""
+    value = None
+    for line in text.splitlines():
+        name, sep, rest = line.partition("=")
+        if sep and name.strip() == key:
+            value = rest.strip()
+    return value
+
+
+def holds_private_key(text: object) -> bool:
+    """Whether a PEM text (a certificate variable) holds a private key too."""
+    return isinstance(text, str) and PRIVATE_KEY_PATTERN.search(text) is not None
+
+
+def login_dependents(logins: list, verifiers: dict, host: str) -> dict:
+    """By password variable, what logs in with it: a role that has a password on the host.
+
+    `logins` holds {variable, role} mappings; `verifiers` the roles' rolpassword values.
+    A role without a password yet depends on nothing: an empty string.
+    """
+    return {
+        login["variable"]: f"the role {login['role']} on {host}"
+        if verifiers.get(login["role"])
+        else ""
+        for login in logins
+    }
+
+
+def replaced_logins(pairs: list, verifiers: dict, rotate: list) -> list:
+    """The logins whose role has a password on the host that is not the given one.
+
+    `pairs` holds ({variable, role}, password) pairs; roles named in `rotate` may
+    change their password, so they are left out.
+    """
+    return [
+        login
+        for login, password in pairs
+        if login["role"] not in rotate
+        and verifiers.get(login["role"])
+        and not scram_matches(str(password), verifiers[login["role"]])
+    ]
+
+
+def certificate_problem(text: object) -> str:
+    """Why a text is not one or more PEM certificates and nothing else ('' when it is)."""
+    if not isinstance(text, str) or "-----BEGIN CERTIFICATE-----" not in text:
+        return "is not a certificate in PEM form (-----BEGIN CERTIFICATE-----)"
+    if holds_private_key(text):
+        return "holds a private key, which must never be written where certificates go"
+    try:
+        from cryptography import x509
+
+        x509.load_pem_x509_certificates(text.encode("ascii"))
+    except (ValueError, UnicodeError):
+        return "does not parse as a PEM certificate"
+    return ""
+
+
+def key_problem(certificate: str, key: str) -> str:
+    """Why a CA's private key cannot sign for its certificate ('' when it can)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    try:
+        public = x509.load_pem_x509_certificate(certificate.encode("ascii")).public_key()
+    except (ValueError, UnicodeError):
+        return "The CA certificate does not parse"
+    try:
+        private = serialization.load_pem_private_key(key.encode("ascii"), password=None)
+    except TypeError:
+        return "The CA private key is encrypted; give it decrypted (vault the variable instead)"
+    except (ValueError, UnicodeError):
+        return "The CA private key does not parse"
+    der = serialization.Encoding.DER
+    spki = serialization.PublicFormat.SubjectPublicKeyInfo
+    if private.public_key().public_bytes(der, spki) != public.public_bytes(der, spki):
+        return "The CA private key does not belong to the CA certificate"
+    return ""

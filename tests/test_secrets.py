@@ -1,0 +1,196 @@
+"""Secrets in plain Python: SCRAM verifiers, fingerprints, PEM checks and the secret lookup.
+
+The verifiers are checked against a real PostgreSQL: a role given only the verifier made
+here logs in with the password, so the server never needs the password itself.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import subprocess
+
+import psycopg2
+import pytest
+from ansible.errors import AnsibleError
+
+from ansible_collections.backend_db.postgresql.plugins.lookup.secret import resolve
+from ansible_collections.backend_db.postgresql.plugins.module_utils.secrets import (
+    certificate_problem,
+    fingerprint,
+    fingerprint_matches,
+    holds_private_key,
+    ini_value,
+    key_problem,
+    login_dependents,
+    replaced_logins,
+    scram_matches,
+    scram_verifier,
+    scram_verifier_for,
+)
+
+PASSWORD = "Zx8pQ2mN4vB6cD1eF3gH5jK7"
+
+
+def connection(server, user: str | None = None, password: str | None = None) -> dict:
+    """psycopg2's keywords for the scratch server: its superuser, or the role given."""
+    url = server.url() if user is None else server.url(user=user, password=password)
+    return {"host": url.host, "port": url.port, "user": url.username, "password": url.password,
+            "dbname": "postgres", "connect_timeout": 5}  # fmt: skip
+
+
+def test_a_verifier_made_here_lets_the_role_log_in_with_the_password(postgres):
+    verifier = scram_verifier(PASSWORD)
+    admin = psycopg2.connect(**connection(postgres))
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute("DROP ROLE IF EXISTS verifier_test")
+        cursor.execute("CREATE ROLE verifier_test LOGIN PASSWORD %s", (verifier,))
+        cursor.execute("SELECT rolpassword FROM pg_authid WHERE rolname = 'verifier_test'")
+        assert cursor.fetchone()[0] == verifier
+    try:
+        with psycopg2.connect(**connection(postgres, "verifier_test", PASSWORD)):
+            pass
+        with pytest.raises(psycopg2.OperationalError, match="password authentication failed"):
+            psycopg2.connect(**connection(postgres, "verifier_test", PASSWORD + "x"))
+    finally:
+        with admin.cursor() as cursor:
+            cursor.execute("DROP ROLE verifier_test")
+        admin.close()
+
+
+def test_a_verifier_the_server_made_matches_its_password_and_no_other(postgres):
+    admin = psycopg2.connect(**connection(postgres))
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute("SET password_encryption = 'scram-sha-256'")
+        cursor.execute("DROP ROLE IF EXISTS server_made")
+        cursor.execute(f"CREATE ROLE server_made PASSWORD '{PASSWORD}'")
+        cursor.execute("SELECT rolpassword FROM pg_authid WHERE rolname = 'server_made'")
+        (server_verifier,) = cursor.fetchone()
+        cursor.execute("DROP ROLE server_made")
+    admin.close()
+    assert scram_matches(PASSWORD, server_verifier)
+    assert not scram_matches(PASSWORD + "x", server_verifier)
+    # Kept as it is while it matches (a re-run changes nothing); new once the password is new.
+    assert scram_verifier_for(PASSWORD, server_verifier) == server_verifier
+    assert scram_verifier_for("another password entirely", server_verifier) != server_verifier
+
+
+@pytest.mark.parametrize("verifier", [None, "", "md5abc", "SCRAM-SHA-256$4096:!!$a:b"])
+def test_a_verifier_of_another_kind_never_matches(verifier):
+    assert not scram_matches(PASSWORD, verifier)
+    assert scram_verifier_for(PASSWORD, verifier).startswith("SCRAM-SHA-256$4096:")
+
+
+def test_two_verifiers_of_one_password_differ_by_their_salt():
+    first, second = scram_verifier(PASSWORD), scram_verifier(PASSWORD)
+    assert first != second and PASSWORD not in first
+    assert scram_matches(PASSWORD, first) and scram_matches(PASSWORD, second)
+
+
+def test_a_fingerprint_tells_the_same_secret_and_holds_none_of_it():
+    found = fingerprint(PASSWORD)
+    assert fingerprint_matches(PASSWORD, found)
+    assert not fingerprint_matches(PASSWORD[:-1], found)
+    assert not fingerprint_matches(PASSWORD, None)
+    assert not fingerprint_matches(PASSWORD, {"salt": "%%%"})
+    assert PASSWORD not in repr(found)
+    assert len(base64.b64decode(found["salt"])) == 16
+
+
+def test_ini_values_are_read_by_key_the_last_one_winning():
+    text = (
+        "[global]\nrepo1-path=/var/lib/pgbackrest\nrepo1-cipher-pass = one\nrepo1-cipher-pass=two\n"
+    )
+    assert ini_value(text, "repo1-cipher-pass") == "two"
+    assert ini_value(text, "repo1-path") == "/var/lib/pgbackrest"
+    assert ini_value(text, "missing") is None
+
+
+def test_the_logins_in_use_and_those_whose_password_would_be_replaced():
+    logins = [{"variable": "owner_pw", "role": "owner"}, {"variable": "app_pw", "role": "app"},
+              {"variable": "new_pw", "role": "new"}]  # fmt: skip
+    verifiers = {"owner": scram_verifier("owner password 123"), "app": scram_verifier("app pw 1")}
+    assert login_dependents(logins, verifiers, "db1") == {
+        "owner_pw": "the role owner on db1", "app_pw": "the role app on db1", "new_pw": "",
+    }  # fmt: skip
+    pairs = list(zip(logins, ["owner password 123", "app pw 2", "anything"], strict=True))
+    assert replaced_logins(pairs, verifiers, []) == [logins[1]]
+    assert replaced_logins(pairs, verifiers, ["app"]) == []
+
+
+def make_ca(tmp_path, name: str) -> tuple[str, str]:
+    key, cert = tmp_path / f"{name}.key", tmp_path / f"{name}.crt"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+         "-nodes", "-keyout", str(key), "-out", str(cert), "-subj", f"/CN={name}", "-days", "2"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return cert.read_text(), key.read_text()
+
+
+def test_a_ca_key_that_is_not_the_certificates_is_named_as_such(tmp_path):
+    cert, key = make_ca(tmp_path, "one")
+    _other_cert, other_key = make_ca(tmp_path, "two")
+    assert key_problem(cert, key) == ""
+    assert (
+        key_problem(cert, other_key) == "The CA private key does not belong to the CA certificate"
+    )
+    assert key_problem(cert, "garbage") == "The CA private key does not parse"
+    assert certificate_problem(cert) == ""
+    assert "holds a private key" in certificate_problem(cert + key)
+    assert holds_private_key(cert + key) and not holds_private_key(cert)
+    assert "not a certificate" in certificate_problem("garbage")
+    broken = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"
+    assert certificate_problem(broken) == "does not parse as a PEM certificate"
+
+
+class TestTheSecretLookup:
+    def test_an_existing_file_is_read_and_never_written(self, tmp_path):
+        path = tmp_path / "secret"
+        path.write_text("kept-secret-value-0123456789\n")
+        for in_use in (None, {}, {"name": ""}, {"name": "the role x on db1"}):
+            assert resolve("name", str(path), 32, in_use, False) == "kept-secret-value-0123456789"
+
+    def test_a_missing_file_that_something_depends_on_stops_the_run_and_writes_nothing(
+        self, tmp_path
+    ):
+        path = tmp_path / "secrets" / "backup_repo_cipher_pass"
+        with pytest.raises(AnsibleError) as raised:
+            depends = {"backup_repo_cipher_pass": "the pgBackRest repository /r on db1"}
+            resolve("backup_repo_cipher_pass", str(path), 48, depends, False)
+        message = str(raised.value)
+        assert str(path) in message and "the pgBackRest repository /r on db1" in message
+        assert "restore the file from your backup" in message
+        assert not path.exists()
+
+    def test_until_the_host_is_read_or_in_check_mode_a_new_secret_is_never_written(self, tmp_path):
+        path = tmp_path / "secrets" / "backend_owner"
+        unknown = resolve("app_database_owner_password", str(path), 32, None, False)
+        checked = resolve("app_database_owner_password", str(path), 32,
+                          {"app_database_owner_password": ""}, True)  # fmt: skip
+        assert len(unknown) == len(checked) == 32
+        assert not path.exists()
+
+    def test_a_secret_nothing_depends_on_is_made_once_private_to_the_controllers_user(
+        self, tmp_path
+    ):
+        path = tmp_path / "secrets" / "backend_owner"
+        made = resolve(
+            "app_database_owner_password", str(path), 32, {"app_database_owner_password": ""}, False
+        )
+        assert path.read_text() == made + "\n" and len(made) == 32
+        assert oct(path.stat().st_mode & 0o777) == "0o600"
+        assert oct(path.parent.stat().st_mode & 0o777) == "0o700"
+        again = resolve(
+            "app_database_owner_password", str(path), 32, {"app_database_owner_password": ""}, False
+        )
+        assert again == made
+
+    def test_an_empty_file_is_refused(self, tmp_path):
+        path = tmp_path / "secret"
+        path.write_text("\n")
+        with pytest.raises(AnsibleError, match="is empty"):
+            resolve("name", str(path), 32, {"name": ""}, False)
+        assert os.path.getsize(path) == 1

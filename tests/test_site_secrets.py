@@ -1,0 +1,171 @@
+"""Secrets that an operator's mistake cannot re-make, on this machine, as `make site` runs.
+
+The play runs with the local inventory's own group variables (inventories/local), so the
+passwords and the repository's passphrase come from the secret lookup and are generated
+on the first run into a secrets directory of the test's own. Then the controller's copy
+of each secret is lost or replaced the way a rushed operator would, and every run must
+stop before any change, saying which file, what depends on it and how to restore it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from tests.conftest import ROOT
+from tests.helpers import recap
+from tests.test_site import Site
+
+pytestmark = pytest.mark.skipif(
+    os.geteuid() != 0 or not shutil.which("pg_createcluster"),
+    reason="provisioning this machine needs root and postgresql-common (CI has both)",
+)
+
+PASSWORDS = ("app_database_owner_password", "app_database_app_password", "backup_repo_cipher_pass")
+
+
+def digest(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+class LookupSite(Site):
+    """A Site whose secrets come from the local inventory's lookups, not from the test."""
+
+    def __init__(self, workdir) -> None:
+        super().__init__(workdir)
+        self.secrets = workdir / "secrets"
+        settings = json.loads(self.vars_file.read_text())
+        for name in (*PASSWORDS, "app_database_monitor_password"):
+            settings.pop(name)
+        settings["backend_secrets_dir"] = str(self.secrets)
+        self.vars_file.write_text(json.dumps(settings))
+        (workdir / "group_vars").mkdir()
+        shutil.copy(ROOT / "inventories/local/group_vars/dbservers.yml", workdir / "group_vars")
+
+    def secret(self, name: str) -> str:
+        return (self.secrets / name).read_text().strip()
+
+    def passwords(self) -> tuple[str, ...]:
+        return tuple(
+            self.secret(name)
+            for name in ("backend_owner", "backend_app", "backup_repo_cipher_pass")
+        )
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    site = LookupSite(tmp_path_factory.mktemp("secrets"))
+    site.runs = (site.play(), site.play())
+    yield site
+    site.destroy()
+
+
+def stopped(result: subprocess.CompletedProcess, *phrases: str) -> None:
+    """The run failed before any change, saying each phrase, with no traceback."""
+    output = " ".join((result.stdout + result.stderr).split())
+    assert result.returncode != 0, output[-3000:]
+    for phrase in phrases:
+        assert phrase in output, (phrase, output[-3000:])
+    assert recap(result)["changed"] == 0, output[-3000:]
+    assert "Traceback" not in output
+
+
+def test_the_first_run_makes_each_secret_once_private_and_the_second_reuses_them(site):
+    first, second = site.runs
+    assert first.returncode == 0, first.stdout[-4000:]
+    assert second.returncode == 0 and recap(second)["changed"] == 0, second.stdout[-4000:]
+    for name in ("backend_owner", "backend_app", "backup_repo_cipher_pass", "ca/ca.key"):
+        assert (site.secrets / name).stat().st_mode & 0o077 == 0, name
+    assert len(site.secret("backup_repo_cipher_pass")) == 48
+    with (
+        site.connect(password=site.secret("backend_app")) as connection,
+        connection.cursor() as cursor,
+    ):
+        cursor.execute("SELECT 1")
+
+
+@pytest.mark.parametrize(
+    "name, depends",
+    [
+        ("backup_repo_cipher_pass", "the pgBackRest repository /var/lib/pgbackrest"),
+        ("backend_owner", "the role backend_owner on localhost"),
+        ("backend_app", "the role backend_app on localhost"),
+    ],
+)
+@pytest.mark.parametrize("mistake", ["lost", "replaced"])
+def test_a_secret_lost_or_replaced_on_the_controller_stops_the_run_and_is_never_re_made(
+    site, name, depends, mistake
+):
+    path = site.secrets / name
+    kept = path.read_text()
+    config = digest(site.backup_config)
+    if mistake == "lost":
+        path.unlink()
+    else:
+        path.write_text("another-secret-of-plenty-characters-0123456789\n")
+    try:
+        for check in ((), ("--check", "--diff")):
+            result = site.play(*check)
+            if mistake == "lost":
+                stopped(result, f"{path} is missing on the controller", depends, "restore the file")
+                assert not path.exists()
+            else:
+                stopped(result, "restore the inventory's copy", "nothing was changed")
+            assert digest(site.backup_config) == config
+    finally:
+        path.write_text(kept)
+    again = site.play()
+    assert again.returncode == 0 and recap(again)["changed"] == 0, again.stdout[-3000:]
+    assert subprocess.run(
+        ["runuser", "-u", "postgres", "--", "pgbackrest", f"--config={site.backup_config}",
+         f"--stanza={site.cluster}", "check"], capture_output=True, cwd="/", check=False,
+    ).returncode == 0  # fmt: skip
+
+
+def test_a_lost_ca_stops_even_a_check_which_makes_nothing_on_the_controller(site, tmp_path):
+    ca = site.secrets / "ca"
+    trusted = digest(site.ca_cert)
+    shutil.move(ca, tmp_path / "ca")
+    try:
+        checked = site.play("--check", "--diff")
+        stopped(checked, f"{ca}/ca.crt is missing on the controller", str(site.ca_cert), "restore")
+        assert not ca.exists()
+        run = site.play()
+        stopped(run, f"{ca}/ca.crt is missing on the controller")
+        assert not ca.exists() and digest(site.ca_cert) == trusted
+    finally:
+        shutil.move(tmp_path / "ca", ca)
+
+
+def test_another_ca_or_a_key_that_is_not_its_own_stops_the_run_before_the_hosts_ca_changes(
+    site, tmp_path
+):
+    ca = site.secrets / "ca"
+    kept = {name: (ca / name).read_text() for name in ("ca.crt", "ca.key")}
+    trusted = digest(site.ca_cert)
+    other = tmp_path / "other"
+    other.mkdir()
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+         "-nodes", "-keyout", str(other / "ca.key"), "-out", str(other / "ca.crt"),
+         "-subj", "/CN=other", "-days", "9"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    try:
+        (ca / "ca.crt").write_text((other / "ca.crt").read_text())
+        stopped(site.play(), "is not the CA that the clients of localhost trust")
+        assert digest(site.ca_cert) == trusted
+        (ca / "ca.crt").write_text(kept["ca.crt"])
+        (ca / "ca.key").write_text((other / "ca.key").read_text())
+        stopped(site.play(), "does not belong to the CA certificate", "restore the pair")
+        (ca / "ca.key").unlink()
+        stopped(site.play(), f"{ca}/ca.key is missing", "restore it")
+        assert digest(site.ca_cert) == trusted
+    finally:
+        for name, text in kept.items():
+            (ca / name).write_text(text)
