@@ -854,6 +854,27 @@ def test_rotating_the_runtime_password_keeps_open_sessions_working(site, tmp_pat
         cursor.execute("SELECT 1")
     with pytest.raises(psycopg2.OperationalError, match="password authentication failed"):
         site.connect(password=old_password)
+    site.rotated_password = new_password
+
+
+def test_no_password_rests_in_pg_stat_statements_after_a_converge_and_a_rotation(site):
+    """The monitoring role (pg_monitor) reads every role's statement texts."""
+    monitor = psycopg2.connect(
+        host="127.0.0.1", port=site.port, user="backend_monitor", dbname="backend",
+        password=site.monitor_password, sslmode="verify-full", sslrootcert=str(site.ca_cert),
+    )  # fmt: skip
+    try:
+        with monitor.cursor() as cursor:
+            cursor.execute("SELECT query FROM pg_stat_statements")
+            texts = "\n".join(row[0] for row in cursor.fetchall())
+    finally:
+        monitor.close()
+    assert "PASSWORD 'SCRAM-SHA-256$" in texts  # the roles' statements are there, as verifiers
+    secrets_seen = [*site.passwords(), getattr(site, "rotated_password", site.app_password)]
+    assert not [secret for secret in secrets_seen if secret in texts]
+    stored = Path(f"/var/lib/postgresql/{VERSION}/{site.cluster}/pg_stat_tmp/pgss_query_texts.stat")
+    if stored.exists():
+        assert not [secret for secret in secrets_seen if secret.encode() in stored.read_bytes()]
 
 
 @pytest.mark.parametrize("damage", ["built for another Python", "cut off half-way"])
@@ -878,3 +899,143 @@ def test_a_virtualenv_not_built_for_this_host_is_built_again_then_left_alone(sit
     assert imported.returncode == 0, imported.stderr
     again = site.play(playbook="playbooks/migrate.yml")
     assert again.returncode == 0 and recap(again)["changed"] == 0, again.stdout[-3000:]
+
+
+def play_with(site, tmp_path, playbook: str, variables: dict) -> subprocess.CompletedProcess:
+    extra = tmp_path / "extra.json"
+    extra.write_text(json.dumps(variables))
+    return site.play("-e", f"@{extra}", playbook=f"playbooks/{playbook}.yml")
+
+
+def refused(result: subprocess.CompletedProcess, *phrases: str) -> str:
+    """The run failed before any change, saying each phrase, with no traceback."""
+    text = " ".join((result.stdout + result.stderr).split())
+    assert result.returncode != 0, text[-3000:]
+    for phrase in phrases:
+        assert phrase in text, (phrase, text[-3000:])
+    assert recap(result)["changed"] == 0, text[-3000:]
+    assert "Traceback" not in text
+    return text
+
+
+KEY = "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n"
+INJECTED = "backend_app  0.0.0.0/0  scram-sha-256\nhost all all 0.0.0.0/0 trust\n#"
+# Each reaches a file of the server's; every one is reported by one run.
+HOSTILE = {
+    "postgresql_client_roles": [INJECTED],
+    "postgresql_admin_os_users": ["/.*"],
+    "postgresql_client_databases": ["backend\nhost all all 0.0.0.0/0 trust"],
+    "postgresql_replication_user": "replicator\nhost all all 0.0.0.0/0 trust",
+    "postgresql_ca_cert_path": "/etc/backend-db/ca.crt'\nssl = 'off",
+    "postgresql_settings": {"hba_file": "/etc/hba", "ssl": "off", "password_encryption": "md5",
+                            "work_mem\nssl": "off"},
+    "postgresql_listen_addresses": "localhost",
+    "postgresql_ssl_certificate": PEM + KEY,
+    "postgresql_ssl_private_key": KEY,
+}  # fmt: skip
+
+
+def test_every_hostile_input_of_the_server_is_refused_in_one_run_before_any_change(site, tmp_path):
+    hba = Path(f"/etc/postgresql/{VERSION}/{site.cluster}/pg_hba.conf").read_bytes()
+    text = refused(
+        play_with(site, tmp_path, "server", HOSTILE),
+        "postgresql_client_roles[0] holds a line break",
+        "postgresql_admin_os_users has /.*, which is not an operating-system user name",
+        "postgresql_admin_os_users must include root",
+        "postgresql_client_databases[0] holds a line break",
+        "postgresql_replication_user holds a line break",
+        "postgresql_ca_cert_path holds a line break",
+        "postgresql_settings may not set hba_file", "postgresql_settings may not set ssl",
+        "postgresql_settings may not set password_encryption",
+        "postgresql_settings has a name with a line break",
+        "postgresql_listen_addresses must be a list of addresses",
+        "postgresql_ssl_certificate holds a private key",
+    )  # fmt: skip
+    assert "MIIE" not in text  # the key is never shown
+    assert Path(f"/etc/postgresql/{VERSION}/{site.cluster}/pg_hba.conf").read_bytes() == hba
+    with pytest.raises(psycopg2.OperationalError):
+        site.connect(password="", sslmode="disable")
+
+
+@pytest.mark.parametrize(
+    "playbook, variables, says",
+    [
+        ("server", {"postgresql_shared_preload_libraries": ["pg_stat_statements", "no_such_lib"]},
+         "postgresql_shared_preload_libraries has no_such_lib, which PostgreSQL"),
+        ("server", {"backup_enabled": "maybe"}, "backup_enabled must be true or false, not maybe"),
+        ("server", {"patroni_cluster_groups": ["nonexistent"]},
+         "it names nonexistent, which the inventory does not have"),
+        ("database", {"app_database_app_password": 1234567890123456789},
+         "app_database_app_password must be a string"),
+        ("migrate", {"migrations_run_on": "nohost", "migrations_login_port": 0,
+                     "migrations_ca_certificate": "garbage"},
+         "migrations_run_on must be a host of this play"),
+        ("migrate", {"migrations_login_port": 0}, "migrations_login_port must be a port number"),
+        ("migrate", {"migrations_ca_certificate": "garbage"},
+         "migrations_ca_certificate is not a certificate in PEM form"),
+        ("migrate", {"migrations_ca_certificate": PEM + "-----BEGIN EC PRIVATE KEY-----\n"},
+         "migrations_ca_certificate holds a private key"),
+    ],
+)  # fmt: skip
+def test_each_bad_input_of_the_other_roles_is_refused_before_any_change(
+    site, tmp_path, playbook, variables, says
+):
+    ca = site.ca_cert.read_bytes()
+    refused(play_with(site, tmp_path, playbook, variables), says)
+    assert site.ca_cert.read_bytes() == ca
+
+
+def test_a_setting_postgresql_refuses_leaves_the_configuration_in_force(site, tmp_path):
+    drop_in = Path(f"/etc/postgresql/{VERSION}/{site.cluster}/conf.d/50-backend-db.conf")
+    before = drop_in.read_bytes()
+    result = play_with(
+        site,
+        tmp_path,
+        "server",
+        {"postgresql_settings": {"no_such_setting": 1, "statement_timeout": "lots"}},
+    )
+    text = " ".join((result.stdout + result.stderr).split())
+    assert result.returncode != 0, text[-3000:]
+    assert 'unrecognized configuration parameter "no_such_setting"' in text, text[-3000:]
+    assert "the previous configuration stays in force" in text
+    assert drop_in.read_bytes() == before
+    assert not list(drop_in.parent.glob("50-backend-db.conf.*"))  # no backup left behind
+    again = site.play(playbook="playbooks/server.yml")
+    assert again.returncode == 0 and recap(again)["changed"] == 0, again.stdout[-3000:]
+
+
+def test_an_install_directory_holding_other_files_is_refused_and_nothing_is_removed(site, tmp_path):
+    shared = tmp_path / "x"
+    for name in ("app-data", "venv-otherapp", "application.conf.d"):
+        (shared / name).mkdir(parents=True)
+        (shared / name / "keep").write_text(name)
+    for check in ((), ("--check", "--diff")):
+        result = site.play(
+            "-e",
+            json.dumps({"migrations_install_dir": str(shared)}),
+            *check,
+            playbook="playbooks/migrate.yml",
+        )
+        refused(
+            result,
+            f"migrations_install_dir {shared} on localhost holds app-data, application.conf.d,"
+            " venv-otherapp, which this role did not make",
+        )  # fmt: skip
+        assert sorted(path.name for path in shared.iterdir()) == [
+            "app-data", "application.conf.d", "venv-otherapp"
+        ]  # fmt: skip
+        assert all((shared / name / "keep").read_text() == name for name in ("app-data",))
+
+
+def test_a_backup_on_an_unreadable_repository_fails_in_one_sentence(site):
+    repository = Path(f"/var/lib/pgbackrest/backup/{site.cluster}")
+    mode = repository.stat().st_mode
+    repository.chmod(0)
+    try:
+        result = site.play(playbook="playbooks/backup.yml")
+    finally:
+        repository.chmod(mode)
+    text = " ".join((result.stdout + result.stderr).split())
+    assert result.returncode != 0
+    assert "pgBackRest could not take a full backup of stanza" in text, text[-3000:]
+    assert "Traceback" not in text

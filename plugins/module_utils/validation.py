@@ -78,7 +78,7 @@ def _names(variable: str, value: object, pattern: re.Pattern, kind: str) -> list
     if not isinstance(value, list):
         return [f"{variable} must be a list of {kind}s, not {_shown(value)}"]
     return [
-        f"{variable} has {_shown(item)}, which is not a {kind}"
+        f"{variable} has {_shown(item)}, which is not {'an' if kind[0] in 'aeiou' else 'a'} {kind}"
         for item in value
         if not isinstance(item, str) or not pattern.match(item)
     ]
@@ -93,6 +93,9 @@ def _control_characters(variable: str, value: object) -> list[str]:
             ]
         return []
     if isinstance(value, dict):
+        keys = [key for key in value if isinstance(key, str) and CONTROL.search(key)]
+        if keys:
+            return [f"{variable} has a name with a line break or another control character"]
         return [
             error
             for key, item in value.items()
@@ -134,7 +137,7 @@ def settings_errors(settings: object) -> list[str]:
                 f"postgresql_settings may not set {name}, which the roles set themselves"
                 " (use the role's own variable, if it has one)"
             )
-        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        if not isinstance(value, (str, int, float, bool)):
             errors.append(
                 f"postgresql_settings[{_shown(name)}] must be a string, a number or a boolean"
             )

@@ -213,7 +213,8 @@ BAD_INPUT = {
     "unconfirmed": ({}, "re-run confirmation"),
     "unknown-type": ({"restore_type": "yesterday"}, "restore_type must be latest, time"),
     "before-first-backup": (at("2000-01-01 00:00:00+00"), "is before the end of the first backup"),
-    "not-a-time": (at("next blursday"), "is not a time the host can read"),
+    "not-a-time": (at("next blursday"), "is not a time such as"),
+    "a-word-for-a-time": (at("yesterday"), "words such as yesterday are refused"),
     "future": (at("2999-01-01 00:00:00+00"), "is later than now"),
     "unknown-name": (
         {"restore_type": "name", "restore_target": "just-before"},
