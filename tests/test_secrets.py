@@ -28,6 +28,7 @@ from ansible_collections.backend_db.postgresql.plugins.module_utils.secrets impo
     scram_verifier,
     scram_verifier_for,
 )
+from tests.conftest import ROOT
 
 PASSWORD = "Zx8pQ2mN4vB6cD1eF3gH5jK7"
 
@@ -194,3 +195,31 @@ class TestTheSecretLookup:
         with pytest.raises(AnsibleError, match="is empty"):
             resolve("name", str(path), 32, {"name": ""}, False)
         assert os.path.getsize(path) == 1
+
+
+def test_a_secrets_file_encrypted_with_ansible_vault_is_read_with_the_vaults_password(tmp_path):
+    """A team commits its generated secrets encrypted, and shares the vault's password."""
+    from tests.helpers import BIN
+
+    secret_file = tmp_path / "backend_owner"
+    secret_file.write_text("a-secret-shared-by-a-team-0123456789\n")
+    password_file = tmp_path / "vault-password"
+    password_file.write_text("the vault's own password\n")
+    subprocess.run(
+        [str(BIN / "ansible-vault"), "encrypt", "--vault-password-file", str(password_file),
+         str(secret_file)], check=True, capture_output=True,
+    )  # fmt: skip
+    assert secret_file.read_text().startswith("$ANSIBLE_VAULT")
+    playbook = tmp_path / "read.yml"
+    playbook.write_text(
+        "- hosts: localhost\n  gather_facts: false\n  tasks:\n"
+        "    - ansible.builtin.assert:\n"
+        "        that: lookup('backend_db.postgresql.secret', 'x', file=secret_file)"
+        " == 'a-secret-shared-by-a-team-0123456789'\n"
+    )
+    result = subprocess.run(
+        [str(BIN / "ansible-playbook"), "-i", "localhost,", "-c", "local", str(playbook),
+         "--vault-password-file", str(password_file), "-e", f"secret_file={secret_file}"],
+        capture_output=True, text=True, check=False, cwd=ROOT,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-2000:]

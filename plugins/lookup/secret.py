@@ -7,7 +7,9 @@ DOCUMENTATION = r"""
 name: secret
 short_description: A generated secret kept on the controller, never re-made over one in use
 description:
-  - Returns the secret kept in I(file) (mode 0600 in a 0700 directory).
+  - Returns the secret kept in I(file) (mode 0600 in a 0700 directory). The file may be
+    encrypted with C(ansible-vault), so that a team commits and shares it; the run then
+    needs the vault's password.
   - When the file is missing, the secret is made anew only when the hosts were read and
     nothing on them depends on it yet. The roles read each host first and record in the
     host's fact C(backend_db_secrets_in_use), by the name of the variable the secret is
@@ -51,7 +53,7 @@ import os  # noqa: E402
 import secrets  # noqa: E402
 import string  # noqa: E402
 
-from ansible.errors import AnsibleError  # noqa: E402
+from ansible.errors import AnsibleError, AnsibleFileNotFound  # noqa: E402
 from ansible.plugins.lookup import LookupBase  # noqa: E402
 
 ALPHABET = string.ascii_letters + string.digits
@@ -60,14 +62,19 @@ DOCS = "docs/operations.md, section Secrets"
 
 
 def new_secret(length: int) -> str:
-    return "".join(secrets.choice(ALPHABET) for _ in range(length))
+    return "".join(secrets.choice(ALPHABET) for _position in range(length))
 
 
-def read_secret(path: str) -> str | None:
+def plain_text(path: str) -> str:
+    with open(path, encoding="utf-8") as handle:
+        return handle.read()
+
+
+def read_secret(path: str, read=plain_text) -> str | None:
+    """The secret in the file (`read` decrypts one that ansible-vault encrypted), or None."""
     try:
-        with open(path, encoding="utf-8") as handle:
-            value = handle.read().rstrip("\n")
-    except FileNotFoundError:
+        value = str(read(path)).rstrip("\n")
+    except (FileNotFoundError, AnsibleFileNotFound):
         return None
     except OSError as error:
         raise AnsibleError(
@@ -90,9 +97,11 @@ def keep_secret(path: str, value: str) -> str:
     return value
 
 
-def resolve(name: str, path: str, length: int, in_use: object, check_mode: bool) -> str:
+def resolve(
+    name: str, path: str, length: int, in_use: object, check_mode: bool, read=plain_text
+) -> str:
     """The secret for variable `name`, kept in `path`; `in_use` is the host's fact."""
-    value = read_secret(path)
+    value = read_secret(path, read)
     if value is not None:
         return value
     known = isinstance(in_use, dict) and name in in_use
@@ -118,4 +127,6 @@ class LookupModule(LookupBase):
             raise AnsibleError("The secret lookup's length must be 20 or more.")
         in_use = variables.get(IN_USE_FACT)
         check_mode = bool(variables.get("ansible_check_mode", False))
-        return [resolve(str(term), path, length, in_use, check_mode) for term in terms]
+        # The loader decrypts a file that ansible-vault encrypted (a team may commit them so).
+        read = self._loader.get_text_file_contents
+        return [resolve(str(term), path, length, in_use, check_mode, read) for term in terms]
