@@ -128,6 +128,17 @@ def recap(result: subprocess.CompletedProcess) -> dict[str, int]:
     return {key: int(value) for key, value in re.findall(r"(\w+)=(\d+)", match.group(1))}
 
 
+def refused(result: subprocess.CompletedProcess, *phrases: str) -> str:
+    """A play that failed before any change, saying each phrase, with no traceback."""
+    text = " ".join((result.stdout + result.stderr).split())
+    assert result.returncode != 0, text[-3000:]
+    for phrase in phrases:
+        assert phrase in text, (phrase, text[-3000:])
+    assert recap(result)["changed"] == 0, text[-3000:]
+    assert "Traceback" not in text
+    return text
+
+
 def drop_cluster(version: int, cluster: str) -> None:
     """A Debian cluster a test made, gone with everything of it: pg_dropcluster leaves the
     configuration directory behind when it holds files it did not make (the roles' drop-ins,

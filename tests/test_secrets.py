@@ -23,6 +23,7 @@ from ansible_collections.backend_db.postgresql.plugins.module_utils.secrets impo
     ini_value,
     key_problem,
     login_dependents,
+    pem_bundle,
     replaced_logins,
     scram_matches,
     scram_verifier,
@@ -223,3 +224,11 @@ def test_a_secrets_file_encrypted_with_ansible_vault_is_read_with_the_vaults_pas
         capture_output=True, text=True, check=False, cwd=ROOT,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-2000:]
+
+
+def test_a_bundle_of_one_certificate_is_that_certificate_as_a_ca_file_held_it(tmp_path):
+    one, _key = make_ca(tmp_path, "one")
+    two, _key = make_ca(tmp_path, "two")
+    assert pem_bundle(one + "\n\n") == one.strip()
+    assert pem_bundle(one, [two]) == one.strip() + "\n" + two.strip()
+    assert pem_bundle("", []) == ""

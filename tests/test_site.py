@@ -37,6 +37,7 @@ from tests.helpers import (
     lineage,
     memory_settings_mb,
     recap,
+    refused,
 )
 
 pytestmark = pytest.mark.skipif(
@@ -585,11 +586,16 @@ def test_a_migration_that_cannot_verify_the_server_fails_saying_so(site, tmp_pat
     assert "Traceback" not in result.stdout + result.stderr
 
 
-def test_pg_stat_statements_is_loaded_and_the_monitoring_role_reads_it_over_verified_tls(site):
-    monitor = psycopg2.connect(
+def monitor_connection(site):
+    """The monitoring role's session, over TLS that verifies the server."""
+    return psycopg2.connect(
         host="127.0.0.1", port=site.port, user="backend_monitor", dbname="backend",
         password=site.monitor_password, sslmode="verify-full", sslrootcert=str(site.ca_cert),
     )  # fmt: skip
+
+
+def test_pg_stat_statements_is_loaded_and_the_monitoring_role_reads_it_over_verified_tls(site):
+    monitor = monitor_connection(site)
     try:
         with monitor.cursor() as cursor:
             cursor.execute("SHOW shared_preload_libraries")
@@ -859,10 +865,7 @@ def test_rotating_the_runtime_password_keeps_open_sessions_working(site, tmp_pat
 
 def test_no_password_rests_in_pg_stat_statements_after_a_converge_and_a_rotation(site):
     """The monitoring role (pg_monitor) reads every role's statement texts."""
-    monitor = psycopg2.connect(
-        host="127.0.0.1", port=site.port, user="backend_monitor", dbname="backend",
-        password=site.monitor_password, sslmode="verify-full", sslrootcert=str(site.ca_cert),
-    )  # fmt: skip
+    monitor = monitor_connection(site)
     try:
         with monitor.cursor() as cursor:
             cursor.execute("SELECT query FROM pg_stat_statements")
@@ -905,17 +908,6 @@ def play_with(site, tmp_path, playbook: str, variables: dict) -> subprocess.Comp
     extra = tmp_path / "extra.json"
     extra.write_text(json.dumps(variables))
     return site.play("-e", f"@{extra}", playbook=f"playbooks/{playbook}.yml")
-
-
-def refused(result: subprocess.CompletedProcess, *phrases: str) -> str:
-    """The run failed before any change, saying each phrase, with no traceback."""
-    text = " ".join((result.stdout + result.stderr).split())
-    assert result.returncode != 0, text[-3000:]
-    for phrase in phrases:
-        assert phrase in text, (phrase, text[-3000:])
-    assert recap(result)["changed"] == 0, text[-3000:]
-    assert "Traceback" not in text
-    return text
 
 
 KEY = "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n"
@@ -963,6 +955,9 @@ def test_every_hostile_input_of_the_server_is_refused_in_one_run_before_any_chan
         ("server", {"postgresql_shared_preload_libraries": ["pg_stat_statements", "no_such_lib"]},
          "postgresql_shared_preload_libraries has no_such_lib, which PostgreSQL"),
         ("server", {"backup_enabled": "maybe"}, "backup_enabled must be true or false, not maybe"),
+        # Refused by the server play, before pg_hba.conf names it (it was refused only later).
+        ("site", {"app_database_name": "Bad-Name"},
+         "postgresql_client_databases has Bad-Name, which is not a database name"),
         ("server", {"patroni_cluster_groups": ["nonexistent"]},
          "it names nonexistent, which the inventory does not have"),
         ("database", {"app_database_app_password": 1234567890123456789},
@@ -981,8 +976,13 @@ def test_each_bad_input_of_the_other_roles_is_refused_before_any_change(
     site, tmp_path, playbook, variables, says
 ):
     ca = site.ca_cert.read_bytes()
-    refused(play_with(site, tmp_path, playbook, variables), says)
+    hba = Path(f"/etc/postgresql/{VERSION}/{site.cluster}/pg_hba.conf").read_bytes()
+    extra = tmp_path / "extra.json"
+    extra.write_text(json.dumps(variables))
+    path = "site.yml" if playbook == "site" else f"playbooks/{playbook}.yml"
+    refused(site.play("-e", f"@{extra}", playbook=path), says)
     assert site.ca_cert.read_bytes() == ca
+    assert Path(f"/etc/postgresql/{VERSION}/{site.cluster}/pg_hba.conf").read_bytes() == hba
 
 
 def test_a_setting_postgresql_refuses_leaves_the_configuration_in_force(site, tmp_path):

@@ -14,11 +14,13 @@ import json
 import os
 import shutil
 import subprocess
+from pathlib import Path
 
+import psycopg2
 import pytest
 
 from tests.conftest import ROOT
-from tests.helpers import recap
+from tests.helpers import recap, refused
 from tests.test_site import Site
 
 pytestmark = pytest.mark.skipif(
@@ -65,16 +67,6 @@ def site(tmp_path_factory):
     site.destroy()
 
 
-def stopped(result: subprocess.CompletedProcess, *phrases: str) -> None:
-    """The run failed before any change, saying each phrase, with no traceback."""
-    output = " ".join((result.stdout + result.stderr).split())
-    assert result.returncode != 0, output[-3000:]
-    for phrase in phrases:
-        assert phrase in output, (phrase, output[-3000:])
-    assert recap(result)["changed"] == 0, output[-3000:]
-    assert "Traceback" not in output
-
-
 def test_the_first_run_makes_each_secret_once_private_and_the_second_reuses_them(site):
     first, second = site.runs
     assert first.returncode == 0, first.stdout[-4000:]
@@ -112,10 +104,10 @@ def test_a_secret_lost_or_replaced_on_the_controller_stops_the_run_and_is_never_
         for check in ((), ("--check", "--diff")):
             result = site.play(*check)
             if mistake == "lost":
-                stopped(result, f"{path} is missing on the controller", depends, "restore the file")
+                refused(result, f"{path} is missing on the controller", depends, "restore the file")
                 assert not path.exists()
             else:
-                stopped(result, "restore the inventory's copy", "nothing was changed")
+                refused(result, "restore the inventory's copy", "nothing was changed")
             assert digest(site.backup_config) == config
     finally:
         path.write_text(kept)
@@ -133,10 +125,10 @@ def test_a_lost_ca_stops_even_a_check_which_makes_nothing_on_the_controller(site
     shutil.move(ca, tmp_path / "ca")
     try:
         checked = site.play("--check", "--diff")
-        stopped(checked, f"{ca}/ca.crt is missing on the controller", str(site.ca_cert), "restore")
+        refused(checked, f"{ca}/ca.crt is missing on the controller", str(site.ca_cert), "restore")
         assert not ca.exists()
         run = site.play()
-        stopped(run, f"{ca}/ca.crt is missing on the controller")
+        refused(run, f"{ca}/ca.crt is missing on the controller")
         assert not ca.exists() and digest(site.ca_cert) == trusted
     finally:
         shutil.move(tmp_path / "ca", ca)
@@ -158,14 +150,105 @@ def test_another_ca_or_a_key_that_is_not_its_own_stops_the_run_before_the_hosts_
     )  # fmt: skip
     try:
         (ca / "ca.crt").write_text((other / "ca.crt").read_text())
-        stopped(site.play(), "is not the CA that the clients of localhost trust")
+        refused(site.play(), "is not the CA that the clients of localhost trust")
         assert digest(site.ca_cert) == trusted
         (ca / "ca.crt").write_text(kept["ca.crt"])
         (ca / "ca.key").write_text((other / "ca.key").read_text())
-        stopped(site.play(), "does not belong to the CA certificate", "restore the pair")
+        refused(site.play(), "does not belong to the CA certificate", "restore the pair")
         (ca / "ca.key").unlink()
-        stopped(site.play(), f"{ca}/ca.key is missing", "restore it")
+        refused(site.play(), f"{ca}/ca.key is missing", "restore it")
         assert digest(site.ca_cert) == trusted
     finally:
         for name, text in kept.items():
             (ca / name).write_text(text)
+
+
+def new_ca(directory, name: str) -> str:
+    """A CA made by hand, as an operator would make the next one (ca.key, ca.crt)."""
+    directory.mkdir(mode=0o700)
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+         "-nodes", "-keyout", str(directory / "ca.key"), "-out", str(directory / "ca.crt"),
+         "-subj", f"/CN={name}", "-days", "30", "-addext", "basicConstraints=critical,CA:TRUE",
+         "-addext", "keyUsage=critical,keyCertSign,cRLSign"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return (directory / "ca.crt").read_text()
+
+
+def verified(site, ca_file) -> None:
+    """A client that trusts only the CAs in ca_file connects with verify-full."""
+    psycopg2.connect(
+        host="127.0.0.1", port=site.port, user="backend_app", dbname="backend",
+        password=site.secret("backend_app"), sslmode="verify-full", sslrootcert=str(ca_file),
+        connect_timeout=5,
+    ).close()  # fmt: skip
+
+
+def test_the_ca_rolls_over_with_both_cas_trusted_meanwhile(site, tmp_path):
+    """docs/operations.md, Secrets: trust the new CA, switch to it, drop the old one."""
+    old_pem = (site.secrets / "ca/ca.crt").read_text()
+    old_file = tmp_path / "old.crt"
+    old_file.write_text(old_pem)
+    new_pem = new_ca(tmp_path / "next", "backend-db next CA")
+    new_file = tmp_path / "new.crt"
+    new_file.write_text(new_pem)
+
+    def converge(**variables) -> subprocess.CompletedProcess:
+        extra = tmp_path / "extra.json"
+        extra.write_text(json.dumps(variables))
+        return site.play("-e", f"@{extra}")
+
+    # Switching without trusting the new CA first would cut every client off.
+    refused(
+        converge(postgresql_ca_dir=str(tmp_path / "next")),
+        "is not the CA that the clients of localhost trust", "postgresql_ca_trusted_extra",
+    )  # fmt: skip
+    first = converge(postgresql_ca_trusted_extra=[new_pem])
+    assert first.returncode == 0, first.stdout[-3000:]
+    assert (
+        new_pem.strip() in site.ca_cert.read_text() and old_pem.strip() in site.ca_cert.read_text()
+    )
+    verified(site, old_file)  # the server still presents the old CA's certificate
+    second = converge(
+        postgresql_ca_dir=str(tmp_path / "next"), postgresql_ca_trusted_extra=[old_pem]
+    )
+    assert second.returncode == 0, second.stdout[-3000:]
+    verified(site, new_file)  # now the new CA's, which a client of the bundle trusts too
+    verified(site, site.ca_cert)
+    third = converge(postgresql_ca_dir=str(tmp_path / "next"))
+    assert third.returncode == 0, third.stdout[-3000:]
+    assert site.ca_cert.read_text().strip() == new_pem.strip()
+    again = converge(postgresql_ca_dir=str(tmp_path / "next"))
+    assert again.returncode == 0 and recap(again)["changed"] == 0, again.stdout[-3000:]
+    # The secrets directory keeps the CA the site uses from now on.
+    shutil.rmtree(site.secrets / "ca")
+    shutil.copytree(tmp_path / "next", site.secrets / "ca")
+
+
+def test_the_repository_passphrase_changes_with_a_new_repository_only(site, tmp_path):
+    """docs/operations.md, Rotate the repository passphrase: a new path with the new one."""
+    passphrase = site.secrets / "backup_repo_cipher_pass"
+    kept = passphrase.read_text()
+    passphrase.write_text("a-new-passphrase-for-a-new-repository-0123456789\n")
+    repository = Path(f"/var/lib/pgbackrest-{site.cluster}")
+    try:
+        refused(
+            site.play(), "restore the inventory's copy", "set backup_repo_path to a new directory"
+        )
+        extra = tmp_path / "extra.json"
+        extra.write_text(json.dumps({"backup_repo_path": str(repository)}))
+        rotated = site.play("-e", f"@{extra}")
+        assert rotated.returncode == 0, rotated.stdout[-3000:]
+        assert (repository / "backup" / site.cluster / "backup.info").exists()
+        checked = subprocess.run(
+            ["runuser", "-u", "postgres", "--", "pgbackrest", f"--config={site.backup_config}",
+             f"--stanza={site.cluster}", "check"],
+            capture_output=True, text=True, cwd="/", check=False,
+        )  # fmt: skip
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+        again = site.play("-e", f"@{extra}")
+        assert again.returncode == 0 and recap(again)["changed"] == 0, again.stdout[-3000:]
+    finally:
+        passphrase.write_text(kept)
+        shutil.rmtree(repository, ignore_errors=True)

@@ -71,6 +71,9 @@ def test_the_defaults_pass():
         ("postgresql_ca_certificate", CERT + KEY, "holds a private key"),
         ("postgresql_ssl_private_key", "not a key", "must be a private key in PEM form"),
         ("postgresql_ssl_names", ["db1\nhost"], "postgresql_ssl_names[0] holds a line break"),
+        ("postgresql_ca_trusted_extra", [CERT + KEY], "[0] holds a private key"),
+        ("postgresql_ca_trusted_extra", ["garbage"], "[0] is not a certificate in PEM form"),
+        ("postgresql_ca_trusted_extra", CERT, "must be a list of CA certificates"),
     ],
 )
 def test_each_bad_input_is_refused_in_a_sentence_naming_the_variable(name, value, expected):

@@ -168,3 +168,12 @@ def key_problem(certificate: str, key: str) -> str:
     if private.public_key().public_bytes(der, spki) != public.public_bytes(der, spki):
         return "The CA private key does not belong to the CA certificate"
     return ""
+
+
+def pem_bundle(first: object, more: object = ()) -> str:
+    """PEM texts as one file's content: each trimmed, one per line group, in order.
+
+    One certificate gives exactly itself, trimmed, as a CA file always held it.
+    """
+    texts = [first, *(more or [])]
+    return "\n".join(str(text).strip() for text in texts if text and str(text).strip())

@@ -12,6 +12,10 @@ from __future__ import annotations
 import ipaddress
 import re
 
+from ansible_collections.backend_db.postgresql.plugins.module_utils.secrets import (
+    certificate_problem,
+)
+
 # A role or database name the templates write unquoted: an SQL identifier.
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,62}$")
 # An operating-system user name as Debian's adduser accepts it.
@@ -65,6 +69,7 @@ OWNED_SETTINGS = frozenset(
 )
 OWNED_PREFIXES = ("ssl",)
 PEM_VARIABLES = ("postgresql_ssl_certificate", "postgresql_ca_certificate")
+PEM_LISTS = ("postgresql_ca_trusted_extra",)
 SECRET_VARIABLES = ("postgresql_ssl_private_key", "postgresql_ca_private_key")
 
 
@@ -149,7 +154,10 @@ def postgresql_errors(variables: dict) -> list[str]:
     v = variables
     errors: list[str] = []
     for name, value in sorted(v.items()):
-        if name.startswith("postgresql_") and name not in PEM_VARIABLES + SECRET_VARIABLES:
+        if (
+            name.startswith("postgresql_")
+            and name not in PEM_VARIABLES + PEM_LISTS + SECRET_VARIABLES
+        ):
             errors += _control_characters(name, value)
     errors += _names("postgresql_client_roles", v.get("postgresql_client_roles"), NAME, "role name")
     if "postgres" in (v.get("postgresql_client_roles") or []):
@@ -198,6 +206,16 @@ def postgresql_errors(variables: dict) -> list[str]:
                 f"{name} holds a private key: give the key in the matching _private_key"
                 " variable (vault it), never with the certificate"
             )
+    for name in PEM_LISTS:
+        value = v.get(name) or []
+        if not isinstance(value, list):
+            errors.append(f"{name} must be a list of CA certificates in PEM form")
+            continue
+        errors += [
+            f"{name}[{index}] {problem}"
+            for index, problem in enumerate(map(certificate_problem, value))
+            if problem
+        ]
     for name in SECRET_VARIABLES:
         value = v.get(name) or ""
         if value and (not isinstance(value, str) or "PRIVATE KEY-----" not in value):
