@@ -7,12 +7,9 @@ export PATH := $(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 # podman reads the project's settings (runc, ulimits, cgroupfs), not /etc's.
 export CONTAINERS_CONF := $(CURDIR)/molecule/containers.conf
-MOLECULE_SCENARIOS := default cluster upgrade release-upgrade backup
-# The longest scenario runs beside the others (scripts/molecule-lanes.sh); empty: none.
-MOLECULE_BESIDE := ha
 STAMP := $(VENV)/.setup-done
 
-.PHONY: setup site test lint pytest pytest-other-release molecule image bench revision lock clean
+.PHONY: setup site check test lint sanity pytest coverage pytest-other-release molecule image bench revision lock clean
 
 ## setup: Debian packages and .venv, only when requirements.lock or the setup script changed
 setup: $(STAMP)
@@ -26,39 +23,64 @@ site: setup
 	@[ "$$(id -u)" -eq 0 ] || { echo "make site provisions this machine: run it as root (sudo make site)" >&2; exit 1; }
 	ansible-playbook site.yml
 
-## test: lint, the pytest suite (here, and in the other Debian release's userland), then every Molecule scenario
-test: setup lint pytest pytest-other-release molecule
+## check: the fast tier, before every commit (at most 3 minutes): lint, beside the unit tests
+## and the tests against a scratch PostgreSQL. No container, no site.yml run.
+check: setup
+	python -m devtools.lanes check
 
+## test: everything, as CI runs it: lint and sanity, the three pytest tiers (unit, integration,
+## site), the site.yml tests in the other Debian release, and every Molecule scenario, in
+## lanes (devtools/lanes.py); ends with each part's wall and CPU time and the tests over 60 s.
+test: setup
+	python -m devtools.lanes test
+
+## lint: ruff, yamllint, ansible-lint (production profile) and the migrations' linters
 lint: setup
 	ruff check .
-	ruff format --check models plugins migrations devtools tests scripts molecule roles
+	ruff format --check models plugins migrations devtools tests scripts molecule roles bench
 	yamllint --strict .
 	ansible-lint
 	python scripts/check_migrations.py
+
+## sanity: ansible-test sanity on the collection as Galaxy receives it (in make test)
+sanity: setup
 	bash scripts/sanity.sh
 
+## pytest: one tier or file at a time, e.g. make pytest TESTS=tests/site/test_backup.py
+TESTS ?= tests
 pytest: setup
-	pytest
+	pytest $(TESTS)
 
-## pytest-other-release: the suite in a container of the Debian release this machine is not
-## (13 on a Debian 12 machine, 12 on a Debian 13 one), so each run covers both; less the
-## files that read only the repository (the roles' YAML and documentation; the revision linter
-## and `make revision`, developer tooling that runs on the developer's machine), and those of
-## the secrets and the variables' checks, which the controller decides the same way whatever
-## the host's release (tests/test_site_secrets.py converges with them; test_site.py's cases of
-## bad input still run there)
+## coverage: line coverage of plugins/ and models/ by the unit and integration tiers (the
+## code they import; what Ansible runs on a host is out of its reach)
+coverage: setup
+	coverage erase
+	coverage run -m pytest -p no:cacheprovider -q tests/unit tests/integration
+	coverage report
+
+## pytest-other-release: in a container of the Debian release this machine is not (13 on a
+## Debian 12 machine, 12 on a Debian 13 one), what depends on the release: tests/site (site.yml
+## with that release's PostgreSQL, packages and Python), the modules that run on the host
+## (alembic_migrate against that release's PostgreSQL, host_snapshot reading its dpkg, apt and
+## os-release) and the migrated schema read from that major's catalog (test_schema). Left
+## out, because they do not depend on the release: tests/unit (pure Python and the
+## repository's files) and the rest of tests/integration (the migration runner's logic, its
+## fault handling and the revision tooling: Python talking to PostgreSQL through the same
+## drivers and SQL on both majors), which run on this machine; and tests/site/test_secrets.py,
+## whose secrets the controller keeps and checks the same way whatever the host's release.
+OTHER_RELEASE_TESTS := tests/site tests/integration/test_module.py \
+	tests/integration/test_host_snapshot.py tests/integration/test_schema.py \
+	--ignore=tests/site/test_secrets.py
 pytest-other-release: setup
-	bash scripts/pytest-in-container.sh other --ignore=tests/test_roles.py \
-		--ignore=tests/test_role_docs.py --ignore=tests/test_check_migrations.py \
-		--ignore=tests/test_site_secrets.py --ignore=tests/test_secrets.py \
-		--ignore=tests/test_validation.py
+	bash scripts/pytest-in-container.sh other $(OTHER_RELEASE_TESTS)
 
 ## image: the Debian 12 and 13 systemd images for Molecule, built with debootstrap when missing
 image: setup
 	bash scripts/build-image.sh
 
-molecule: setup image
-	MOLECULE_BESIDE=$(MOLECULE_BESIDE) bash scripts/molecule-lanes.sh $(MOLECULE_SCENARIOS)
+## molecule: every Molecule scenario, in their lanes; one: molecule test --scenario-name NAME
+molecule: setup
+	python -m devtools.lanes test --only 'image,molecule-*'
 
 ## bench: the measurements written down in docs/performance.md (about fifty minutes)
 bench: setup image
@@ -85,4 +107,4 @@ lock:
 	rm -rf .lock-venv
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache .test-logs .coverage

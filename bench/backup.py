@@ -3,7 +3,7 @@
     .venv/bin/python bench/backup.py [--scale 0.1] [--reruns 5]
 
 As root on this machine, as `make bench` runs it. `site.yml` provisions a cluster of its
-own on a free port, exactly as tests/test_site.py does (backups on: the default), so
+own on a free port, exactly as tests/site/ does (backups on: the default), so
 the machine's `main` cluster is left alone. Then, in one run:
 
 1. RERUNS idempotent re-runs of `site.yml` with backups on and RERUNS with
@@ -38,8 +38,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.hot_queries import fill, sizes_at  # noqa: E402
-from devtools.pgserver import _free_port  # noqa: E402
-from tests.test_site import VERSION, Site, recap  # noqa: E402
+from devtools.pgserver import free_port  # noqa: E402
+from devtools.site import VERSION, Site, recap  # noqa: E402
 
 
 def timed(site: Site, *args: str, playbook: str = "site.yml") -> float:
@@ -65,7 +65,7 @@ def main() -> int:
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="backend-db-bench-backup-"))
     site = Site(workdir)
-    restore_port = _free_port()
+    restore_port = free_port()
     try:
         first = site.play()  # the first converge: not measured
         if first.returncode != 0:

@@ -47,7 +47,7 @@ def server_major() -> int:
     return int(reported[2].split(".")[0])
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -64,7 +64,7 @@ class TemporaryPostgres:
                 "run `make setup` or set PG_BINDIR to a directory holding initdb"
             )
         self.superuser_password = secrets.token_urlsafe(24)
-        self.port = _free_port()
+        self.port = free_port()
         self.root = Path(tempfile.mkdtemp(prefix="backend-db-pg-"))
         self.datadir = self.root / "data"
         self.socket_dir = self.root / "socket"

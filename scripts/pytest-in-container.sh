@@ -8,7 +8,8 @@
 #     scripts/pytest-in-container.sh [RELEASE] [PYTEST ARGS...]   # 12, 13 or other (default)
 #
 # The container trusts the certificates this machine trusts (so pip reaches PyPI
-# through the same proxy the machine does) and is removed afterwards.
+# through the same proxy the machine does) and is removed afterwards. With JUNIT_XML set
+# (devtools/lanes.py sets it), pytest's JUnit file is copied out to that path.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,7 +28,12 @@ export CONTAINERS_CONF="${CONTAINERS_CONF:-$PWD/molecule/containers.conf}"
 bash scripts/build-image.sh "$release"
 podman rm --force --ignore "$name" >/dev/null
 podman run --detach --name "$name" --systemd=always "$image" /sbin/init >/dev/null
-trap 'podman rm --force --ignore "$name" >/dev/null' EXIT
+junit="${JUNIT_XML:-}"
+finish() {
+    [ -z "$junit" ] || podman cp "$name:/srv/junit.xml" "$junit" 2>/dev/null || true
+    podman rm --force --ignore "$name" >/dev/null
+}
+trap finish EXIT
 in_container() { podman exec -i "$name" "$@"; }
 # Right after the start, systemd may not have made its bus yet ("Failed to connect to
 # system scope bus"): ask again until it answers, for at most a minute.
@@ -55,4 +61,5 @@ in_container sh -c 'python3 -m venv /srv/venv \
 
 echo "pytest-in-container: the pytest suite in Debian $release ($(in_container sh -c '. /etc/os-release; echo $PRETTY_NAME'))"
 in_container env PIP_CERT=/etc/ssl/certs/backend-db-controller.crt \
-    sh -c 'cd /srv/backend-db && exec /srv/venv/bin/pytest -p no:cacheprovider "$@"' pytest "$@"
+    sh -c 'cd /srv/backend-db && exec /srv/venv/bin/pytest -p no:cacheprovider "$@"' pytest \
+    ${junit:+--junitxml=/srv/junit.xml} "$@"

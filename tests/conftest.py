@@ -12,10 +12,9 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
+from devtools.paths import MIGRATIONS, ROOT
 from devtools.pgserver import TemporaryPostgres
 
-ROOT = Path(__file__).resolve().parent.parent
-MIGRATIONS = ROOT / "migrations"
 OWNER = "test_owner"
 
 

@@ -7,7 +7,7 @@ migrations together still fails a test.
 
 from __future__ import annotations
 
-from tests import catalog
+from devtools import catalog
 
 TABLES = {"users", "api_keys", "budgets", "policies", "payments", "requests"}
 ENUMS = {

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import shutil
 import socket
 import subprocess
 import sys
@@ -17,10 +15,10 @@ from ansible_collections.backend_db.postgresql.plugins.module_utils.alembic_migr
     MigrationRequest,
     migrate,
 )
+from devtools.paths import BIN, MIGRATIONS, ROOT
 from devtools.revisions import head_revision, lineage  # noqa: F401 (the tests' helpers)
-from tests.conftest import MIGRATIONS, ROOT
+from devtools.site import drop_cluster, recap  # noqa: F401 (the tests' helpers)
 
-BIN = Path(sys.executable).parent
 # The repository is this collection; ansible.cfg's collections_path finds it here.
 COLLECTION = "backend_db.postgresql"
 MODULES = ROOT / "plugins" / "modules"
@@ -121,13 +119,6 @@ def add_locale_to_the_model(project: Path) -> None:
     )
 
 
-def recap(result: subprocess.CompletedProcess) -> dict[str, int]:
-    """The counts of a local play's recap line: ok, changed, failed..."""
-    match = re.search(r"localhost\s+:\s+(.*)", result.stdout)
-    assert match, result.stdout[-3000:] + result.stderr[-3000:]
-    return {key: int(value) for key, value in re.findall(r"(\w+)=(\d+)", match.group(1))}
-
-
 def refused(result: subprocess.CompletedProcess, *phrases: str) -> str:
     """A play that failed before any change, saying each phrase, with no traceback."""
     text = " ".join((result.stdout + result.stderr).split())
@@ -137,14 +128,6 @@ def refused(result: subprocess.CompletedProcess, *phrases: str) -> str:
     assert recap(result)["changed"] == 0, text[-3000:]
     assert "Traceback" not in text
     return text
-
-
-def drop_cluster(version: int, cluster: str) -> None:
-    """A Debian cluster a test made, gone with everything of it: pg_dropcluster leaves the
-    configuration directory behind when it holds files it did not make (the roles' drop-ins,
-    the server's certificate and private key)."""
-    subprocess.run(["pg_dropcluster", "--stop", str(version), cluster], capture_output=True)
-    shutil.rmtree(f"/etc/postgresql/{version}/{cluster}", ignore_errors=True)
 
 
 def run_module(

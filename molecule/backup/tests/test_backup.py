@@ -21,9 +21,10 @@ from pathlib import Path
 import pytest
 import testinfra
 
-from tests.conftest import ROOT
-from tests.container import PGBACKREST
-from tests.container import molecule_playbook as play
+from devtools.container import PGBACKREST
+from devtools.container import molecule_playbook as play
+from devtools.paths import ROOT
+from devtools.waits import wait_for
 
 testinfra_hosts = ["podman://backend-db-backup"]
 
@@ -296,18 +297,13 @@ def test_an_archive_outage_loses_no_wal_and_is_visible(host, repo_host, drill):
         check = host.run(f"{PGBACKREST} --archive-timeout=5 check")
         assert check.rc != 0
         assert "ERROR" in check.stderr + check.stdout, check.stderr
-        deadline = time.monotonic() + 60
-        while not ready_segments(host) and time.monotonic() < deadline:
-            time.sleep(1)
+        wait_for(lambda: ready_segments(host), 60, "segments waiting in pg_wal (.ready)")
         # The segments wait in pg_wal, and PostgreSQL counts the failures.
         assert set(segments) <= set(name.removesuffix(".ready") for name in ready_segments(host))
         assert int(psql(host, "SELECT failed_count FROM pg_stat_archiver")) > 0
     finally:
         repo_host.run_test("chmod 0750 /var/lib/pgbackrest")
-    deadline = time.monotonic() + 120
-    while ready_segments(host) and time.monotonic() < deadline:
-        time.sleep(2)
-    assert ready_segments(host) == []
+    wait_for(lambda: not ready_segments(host), 120, "every waiting segment archived", 2)
     archived = psql(host, "SELECT last_archived_wal FROM pg_stat_archiver")
     assert archived[8:] >= max(segments)[8:], (archived, segments)
     assert host.run(f"{PGBACKREST} check").rc == 0

@@ -7,7 +7,7 @@ import json
 import pytest
 import testinfra
 
-from tests.container import assert_reads_and_writes_over_tls, install_pgpass, secret
+from devtools.container import assert_reads_and_writes_over_tls, install_pgpass, secret
 from tests.helpers import head_revision, lineage
 
 DB, APP, OUTSIDER = (f"backend-db-cluster-{role}" for role in ("db", "app", "outsider"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.container import MAJOR_BY_RELEASE, psql_query
+from devtools.container import MAJOR_BY_RELEASE, psql_query
 
 
 @pytest.fixture(scope="module")

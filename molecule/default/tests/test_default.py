@@ -1,50 +1,21 @@
-"""Verification of the converged container: service, schema, roles and hardening."""
+"""Verification of the converged containers, what needs a container's userland, systemd or
+each release: the release's own major and its settings, the service, roles and privileges
+in the catalog, file modes, the backup timers and the migrations' virtualenv.
+
+What site.yml does the same way on any host (TLS-only access, the runtime role's reach,
+WAL archiving, the schema at head, --check --diff) is tested once, in tests/site, which
+runs on this machine and in the other release's container."""
 
 from __future__ import annotations
 
-import json
-import re
-
 import pytest
-import sqlalchemy as sa
 
-import models
-from devtools.pgserver import TemporaryPostgres
-from tests import catalog, design
-from tests.conftest import ROOT
-from tests.container import (
-    PGBACKREST,
-    assert_reads_and_writes_over_tls,
-    install_pgpass,
-    local_psql_query,
-    molecule_playbook,
-    secret,
-)
-from tests.helpers import head_revision
+from devtools.paths import ROOT
+from tests import design
 
 # Debian 12 and Debian 13 (conftest.py: each one's major, and the query fixture).
 testinfra_hosts = [f"podman://backend-db-default-{release}" for release in ("12", "13")]
 PORT = 5432
-
-
-@pytest.fixture(scope="module")
-def tcp(host):
-    """Run psql over TCP from inside the container, as a given role."""
-    install_pgpass(
-        host.backend.name,
-        [
-            ("backend", "backend_app", secret("backend_app")),
-            ("backend", "backend_owner", secret("backend_owner")),
-        ],
-    )
-
-    def run(
-        sql: str, user: str = "backend_app", database: str = "backend", sslmode: str = "require"
-    ):
-        dsn = f"host=127.0.0.1 port={PORT} dbname={database} user={user} sslmode={sslmode}"
-        return host.run("psql -XAtq -v ON_ERROR_STOP=1 %s -c %s", dsn, sql)
-
-    return run
 
 
 def test_the_release_s_own_major_is_installed_and_no_other(host, major):
@@ -75,23 +46,6 @@ def test_listens_on_loopback_only(host):
     listening = {s for s in host.socket.get_listening_sockets() if s.endswith(f":{PORT}")}
     assert listening, "nothing listens on the PostgreSQL port"
     assert listening <= {f"tcp://127.0.0.1:{PORT}", f"tcp://::1:{PORT}"}, listening
-
-
-def test_schema_is_at_the_head_of_the_repository_migrations(query):
-    assert query("SELECT version_num FROM alembic_version") == [(head_revision(),)]
-
-
-def test_schema_matches_the_design(query):
-    design.assert_matches_design(query)
-
-
-def test_schema_is_exactly_what_the_models_declare(query):
-    with TemporaryPostgres() as server:
-        engine = sa.create_engine(server.url())
-        models.Base.metadata.create_all(engine)
-        engine.dispose()
-        expected = catalog.snapshot(local_psql_query(server, "postgres"))
-    assert catalog.snapshot(query) == expected
 
 
 def test_owner_and_runtime_roles_have_no_cluster_wide_power(query):
@@ -190,67 +144,12 @@ def test_files_are_owned_by_postgres_and_no_looser_than_designed(host, major, pa
     assert file.mode & ~mode == 0, oct(file.mode)
 
 
-def test_wal_is_archived_into_an_encrypted_repository_that_has_a_full_backup(host, query):
-    info = host.run(f"{PGBACKREST} --output=json info")
-    assert info.rc == 0, info.stderr
-    (stanza,) = json.loads(info.stdout)
-    assert (stanza["status"]["code"], stanza["cipher"]) == (0, "aes-256-cbc")
-    assert [backup["type"] for backup in stanza["backup"]] == ["full"]
-    assert query("SHOW archive_mode")[0][0] == "on"
-    assert str(query("SELECT failed_count FROM pg_stat_archiver")[0][0]) == "0"
-    assert host.run(f"{PGBACKREST} check").rc == 0
-
-
 @pytest.mark.parametrize("kind", ["full", "diff"])
 def test_backups_are_scheduled_by_enabled_systemd_timers(host, kind):
     timer = host.service(f"backend-db-backup-main-{kind}.timer")
     assert timer.is_enabled and timer.is_running
     unit = host.run(f"systemctl cat backend-db-backup-main@{kind}.service").stdout
     assert "User=postgres" in unit and "--type=%i backup" in unit
-
-
-def test_runtime_role_reads_and_writes_over_tls(tcp):
-    assert_reads_and_writes_over_tls(tcp)
-
-
-@pytest.mark.parametrize(
-    "sql",
-    [
-        # Inside a transaction that is rolled back, so a role that wrongly may do
-        # these (the failure this test exists for) leaves the container intact.
-        "BEGIN; CREATE TABLE intruder (id int); ROLLBACK",
-        "BEGIN; CREATE ROLE intruder; ROLLBACK",
-        "BEGIN; DROP TABLE requests; ROLLBACK",
-        "CREATE DATABASE intruder",
-    ],
-)
-def test_runtime_role_cannot_escalate(tcp, sql):
-    result = tcp(sql)
-    assert result.rc != 0
-    assert "permission denied" in result.stderr or "must be owner" in result.stderr
-
-
-def test_runtime_role_cannot_reach_another_database(tcp):
-    result = tcp("SELECT 1", database="postgres")
-    assert result.rc != 0 and "pg_hba.conf rejects" in result.stderr
-
-
-def test_plain_tcp_and_the_superuser_over_tcp_are_refused(tcp):
-    plain = tcp("SELECT 1", sslmode="disable")
-    assert plain.rc != 0 and "no encryption" in plain.stderr
-    superuser = tcp("SELECT 1", user="postgres", database="postgres")
-    assert superuser.rc != 0 and "pg_hba.conf rejects" in superuser.stderr
-
-
-def test_check_diff_of_both_converged_hosts_reports_no_change():
-    """`site.yml --check --diff` through Molecule's own inventory and settings."""
-    result = molecule_playbook("site.yml", "--check", "--diff", timeout=600)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
-    recaps = dict(re.findall(r"^(backend-db-default-\d+)\s+:\s+(.*)$", result.stdout, re.M))
-    expected = [name.split("://")[1] for name in testinfra_hosts]
-    assert sorted(recaps) == expected, result.stdout[-2000:]
-    for name, counts in recaps.items():
-        assert " changed=0 " in counts and " failed=0 " in counts, (name, counts)
 
 
 def _requirement(text: str) -> str:

@@ -18,8 +18,9 @@ from pathlib import Path
 import pytest
 import testinfra
 
-from tests.conftest import ROOT
-from tests.container import install_pgpass, molecule_playbook, secret
+from devtools import waits
+from devtools.container import install_pgpass, molecule_playbook, secret
+from devtools.paths import ROOT
 from tests.helpers import head_revision
 
 MEMBERS = [f"backend-db-ha-{n}" for n in (1, 2, 3)]
@@ -117,16 +118,8 @@ def start_times() -> dict[str, str]:
 
 
 def wait_for(condition, seconds: float, what: str):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            value = condition()
-        except AssertionError:
-            value = None
-        if value:
-            return value
-        time.sleep(1)
-    raise AssertionError(f"{what} within {seconds} s: {cluster()}")
+    """A bounded wait whose message, if it runs out, shows the cluster as Patroni lists it."""
+    return waits.wait_for(condition, seconds, what, context=cluster)
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.container import PGBACKREST
+from devtools.container import PGBACKREST
 
 testinfra_hosts = ["podman://backend-db-release-upgrade"]
 

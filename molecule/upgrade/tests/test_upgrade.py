@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
+from devtools.container import psql_query
 from models import Base
-from tests.container import psql_query
 from tests.helpers import head_revision
 
 TABLES = sorted(Base.metadata.tables)

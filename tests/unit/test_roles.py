@@ -5,7 +5,7 @@ from __future__ import annotations
 import yaml
 from ansible.playbook.task import Task
 
-from tests.conftest import ROOT
+from devtools.paths import ROOT
 
 DESTRUCTIVE_WITH_STATE = {
     "community.postgresql.postgresql_db",

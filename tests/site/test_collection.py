@@ -4,7 +4,7 @@
 in a temporary directory installs it from its own requirements.yml and runs a play of its
 own on this machine: the postgresql, app_database and migrations roles by their collection
 names, with the application's own models and migrations (migrations_project_dir), then the
-alembic_migrate module called directly. Like tests/test_site.py, it manages a cluster of
+alembic_migrate module called directly. Like the other tests of tests/site/, it manages a cluster of
 its own on a free port and installs into the temporary directory. Needs root.
 """
 
@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import secrets
 import shutil
 import subprocess
-import tarfile
 import textwrap
 from pathlib import Path
 
@@ -24,8 +22,8 @@ import psycopg2
 import pytest
 import yaml
 
-from devtools.pgserver import _free_port, server_major
-from tests.conftest import ROOT
+from devtools.paths import ROOT
+from devtools.pgserver import free_port, server_major
 from tests.helpers import BIN, drop_cluster, recap
 
 pytestmark = pytest.mark.skipif(
@@ -128,7 +126,7 @@ class Consumer:
     def __init__(self, workdir: Path) -> None:
         self.app = workdir / "app"
         self.cluster = f"bdconsumer{secrets.token_hex(3)}"
-        self.port = _free_port()
+        self.port = free_port()
         self.owner_password = secrets.token_urlsafe(24)
         self.app_password = secrets.token_urlsafe(24)
         self.ca_cert = Path(f"/etc/backend-db/{self.cluster}-ca.crt")
@@ -213,7 +211,7 @@ def test_the_built_collection_installs_from_a_requirements_file(consumer):
                "models", "migrations", "requirements.lock", "LICENSE", "CHANGELOG.md")  # fmt: skip
     for path in shipped:
         assert (installed / path).exists(), path
-    for path in ("molecule", "bench", ".venv", "collections", "tests/test_collection.py"):
+    for path in ("molecule", "bench", ".venv", "collections", "tests/site/test_collection.py"):
         assert not (installed / path).exists(), path
 
 
@@ -241,57 +239,3 @@ def test_a_play_of_its_own_checks_and_converges_with_its_own_migrations(consumer
     again = consumer.play()
     assert again.returncode == 0, again.stdout[-4000:]
     assert recap(again)["changed"] == 0, again.stdout[-4000:]
-
-
-def test_the_metadata_agrees_with_itself():
-    galaxy = yaml.safe_load((ROOT / "galaxy.yml").read_text())
-    project = (ROOT / "pyproject.toml").read_text()
-    assert f'\nversion = "{galaxy["version"]}"\n' in project, "pyproject.toml's version differs"
-    # A module cannot have been added in a version later than the collection's.
-    version = tuple(int(part) for part in galaxy["version"].split("."))
-    for path in (ROOT / "plugins/modules").glob("*.py"):
-        (added,) = re.findall(r'^version_added: "([\d.]+)"$', path.read_text(), re.M)
-        assert tuple(int(part) for part in added.split(".")) <= version, path.name
-    required = yaml.safe_load((ROOT / "requirements.yml").read_text())["collections"]
-    assert {entry["name"]: entry["version"] for entry in required} == galaxy["dependencies"]
-    runtime = yaml.safe_load((ROOT / "meta/runtime.yml").read_text())
-    for meta in ROOT.glob("roles/*/meta/main.yml"):
-        claimed = yaml.safe_load(meta.read_text())["galaxy_info"]["min_ansible_version"]
-        assert runtime["requires_ansible"] == f">={claimed}.0", meta
-
-
-def test_the_build_leaves_out_every_secret_at_any_depth(tmp_path):
-    """An inventory copied beside the example keeps its CA key and vault in the tree."""
-    tree = tmp_path / "tree"
-    # The checkout as it is, less what git ignores and is large (git may not be here).
-    shutil.copytree(
-        ROOT, tree, symlinks=True,
-        ignore=shutil.ignore_patterns(".git", ".venv", ".build", ".lock-venv", ".secrets",
-                                      ".ansible", ".cache", "output", "__pycache__", "*.tar.gz",
-                                      "*_cache"),
-    )  # fmt: skip
-    planted = [
-        "inventories/production/.secrets/ca/ca.key",
-        "inventories/production/.secrets/ca/ca.crt",
-        "inventories/production/.secrets/backend_owner",
-        "inventories/production/group_vars/dbservers/vault.yml",
-        "inventories/production/group_vars/all/vault.yaml",
-        "inventories/production/group_vars/dbservers/vault",
-        "roles/postgresql/files/server.key",
-        ".secrets/local/backup_repo_cipher_pass",
-    ]
-    for name in planted:
-        (tree / name).parent.mkdir(parents=True, exist_ok=True)
-        (tree / name).write_text("planted secret\n")
-    built = subprocess.run(
-        [str(BIN / "ansible-galaxy"), "collection", "build", "--output-path",
-         str(tmp_path / "dist"), str(tree)], capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    assert built.returncode == 0, built.stdout + built.stderr
-    (artifact,) = (tmp_path / "dist").glob("*.tar.gz")
-    with tarfile.open(artifact) as archive:
-        names = archive.getnames()
-        shipped = [name for name in names if archive.getmember(name).isfile()
-                   and b"planted secret" in archive.extractfile(name).read()]  # fmt: skip
-    assert shipped == [], shipped
-    assert "inventories/example/group_vars/dbservers/vault.yml.example" in names

@@ -14,7 +14,7 @@ from ansible_collections.backend_db.postgresql.plugins.module_utils.validation i
     missing_libraries,
     postgresql_errors,
 )
-from tests.conftest import ROOT
+from devtools.paths import ROOT
 
 DEFAULTS = yaml.safe_load((ROOT / "roles/postgresql/defaults/main.yml").read_text())
 # The defaults as a run sees them: the two templated ones as they come out.

@@ -18,7 +18,7 @@ from ansible_collections.backend_db.postgresql.plugins.module_utils.alembic_migr
     DEFAULT_LOCK_TIMEOUTS,
     MigrationError,
 )
-from tests.conftest import ROOT
+from devtools.paths import ROOT
 from tests.helpers import add_locale_revision, add_revision, head_revision, run
 
 HEAD = head_revision()

@@ -18,7 +18,7 @@ from ansible_collections.backend_db.postgresql.plugins.module_utils.alembic_migr
     build_url,
     migrate,
 )
-from tests import catalog
+from devtools import catalog
 from tests.helpers import (
     add_locale_revision,
     add_revision,

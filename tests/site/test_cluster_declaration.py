@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import ROOT
+from devtools.paths import ROOT
 from tests.helpers import BIN
 
 

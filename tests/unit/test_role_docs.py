@@ -14,7 +14,7 @@ import re
 import pytest
 import yaml
 
-from tests.conftest import ROOT
+from devtools.paths import ROOT
 
 ROLES = sorted(path.parent.parent.name for path in ROOT.glob("roles/*/meta/argument_specs.yml"))
 # A row of a README's table of variables: the names in the first cell, the default in the

@@ -19,9 +19,9 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from tests.conftest import ROOT
+from devtools.paths import ROOT
+from devtools.site import Site
 from tests.helpers import recap, refused
-from tests.test_site import Site
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or not shutil.which("pg_createcluster"),

@@ -11,8 +11,9 @@ import models
 from ansible_collections.backend_db.postgresql.plugins.module_utils.alembic_migration import (
     alembic_config,
 )
-from tests import catalog, design
-from tests.conftest import MIGRATIONS
+from devtools import catalog
+from devtools.paths import MIGRATIONS
+from tests import design
 from tests.helpers import run
 
 

@@ -20,7 +20,7 @@ from ansible_collections.backend_db.postgresql.plugins.module_utils.alembic_head
     recorded_head,
     single_head,
 )
-from tests.conftest import MIGRATIONS
+from devtools.paths import MIGRATIONS
 from tests.helpers import (
     add_locale_revision,
     add_revision,

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
+from devtools import catalog
+from devtools.paths import BIN, ROOT
 from devtools.pgserver import TemporaryPostgres
-from tests import catalog
-from tests.conftest import ROOT
+from devtools.waits import run_bounded
 
 SEPARATOR = "\x1f"
 # The Debian releases the Molecule images are made for, and the PostgreSQL major each ships.
@@ -21,20 +21,12 @@ def molecule_playbook(playbook: str, *args: str, timeout: int = 900) -> subproce
 
     A run that outlasts the timeout fails with the end of what it printed: the task it
     was waiting on."""
-    try:
-        return subprocess.run(
-            [str(Path(sys.executable).parent / "ansible-playbook"),
-             "-i", os.environ["MOLECULE_INVENTORY_FILE"], playbook, *args],
-            capture_output=True, text=True, cwd=ROOT, timeout=timeout, check=False,
-            env=dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0"),
-        )  # fmt: skip
-    except subprocess.TimeoutExpired as expired:
-        printed = expired.stdout or b""
-        if isinstance(printed, bytes):
-            printed = printed.decode(errors="replace")
-        raise AssertionError(
-            f"{playbook} ran past {timeout} s; its output ended with:\n{printed[-5000:]}"
-        ) from None
+    return run_bounded(
+        [str(BIN / "ansible-playbook"), "-i", os.environ["MOLECULE_INVENTORY_FILE"], playbook,
+         *args],
+        timeout, f"ansible-playbook {playbook}", cwd=ROOT,
+        env=dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0"),
+    )  # fmt: skip
 
 
 def parse(value: str) -> object:

@@ -14,9 +14,9 @@ from ansible_collections.backend_db.postgresql.plugins.module_utils.alembic_migr
 )
 from ansible_collections.backend_db.postgresql.plugins.module_utils.result import MigrationResult
 from ansible_collections.backend_db.postgresql.plugins.modules import alembic_migrate
+from devtools.paths import MIGRATIONS, ROOT
 from devtools.pgserver import TemporaryPostgres
 from scripts import write_doc_fragment
-from tests.conftest import MIGRATIONS, ROOT
 from tests.helpers import (
     BIN,
     documented_options,

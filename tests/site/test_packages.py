@@ -15,7 +15,7 @@ import re
 import subprocess
 import tarfile
 
-from tests.conftest import ROOT
+from devtools.paths import ROOT
 from tests.helpers import BIN
 
 # Python, glibc and architecture of Debian 12 and 13 hosts, as host_snapshot reports them.

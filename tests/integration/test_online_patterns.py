@@ -11,7 +11,7 @@ import time
 
 import sqlalchemy as sa
 
-from tests.conftest import ROOT
+from devtools.paths import ROOT
 from tests.helpers import add_revision, head_revision, run
 
 HEAD = head_revision()

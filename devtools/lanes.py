@@ -1,0 +1,299 @@
+"""Runs the parts of `make check` and `make test` in lanes, and ends with their times.
+
+A part is one command (lint, one pytest tier, one Molecule scenario...). A lane runs its
+parts one after the other; the lanes run at once, and a part may wait for parts of other
+lanes (the Molecule images before any container). Each part writes to a log of its own,
+printed whole when it ends, so the output of parts running at once never interleaves.
+
+The run ends with a table of every part's wall time and CPU time (user + system of the
+part's processes, read from the kernel when the part ends; what runs inside a container
+is the container's, not the part's), every single test over 60 s (from the JUnit files
+the parts write), and, when a part failed, the end of its log: the last lines of a long
+CI log say what went wrong. Exits 1 when any part failed.
+
+    python -m devtools.lanes check|test [--only PART,...] [--list]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import fnmatch
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from devtools.paths import ROOT
+
+LOGS = ROOT / ".test-logs"
+SLOW_TEST = 60.0
+PYTEST = "pytest -p no:cacheprovider"
+
+
+@dataclass
+class Part:
+    name: str
+    command: str
+    lane: str
+    needs: tuple[str, ...] = ()
+    # Sets PYTEST_ADDOPTS so the part's pytest writes a JUnit file (Molecule's verifier).
+    junit_env: bool = False
+    started: float = 0.0
+    wall: float = 0.0
+    cpu: float = 0.0
+    result: str = "not run"
+    done: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def log(self) -> Path:
+        return LOGS / f"{self.name}.log"
+
+    @property
+    def junit(self) -> Path:
+        return LOGS / f"{self.name}.xml"
+
+
+def pytest_part(name: str, paths: str, lane: str, needs: tuple[str, ...] = ()) -> Part:
+    junit = LOGS / f"{name}.xml"
+    return Part(name, f"{PYTEST} --junitxml={junit} {paths}", lane, needs)
+
+
+def molecule_part(scenario: str, lane: str) -> Part:
+    return Part(
+        f"molecule-{scenario}", f"molecule test --scenario-name {scenario}", lane,
+        needs=("image",), junit_env=True,
+    )  # fmt: skip
+
+
+def plan(target: str) -> list[Part]:
+    """The parts of `make check` or `make test`, in their lanes."""
+    if target == "check":
+        return [
+            Part("lint", "make --no-print-directory lint", "lint"),
+            pytest_part("unit", "tests/unit", "pytest"),
+            pytest_part("integration", "tests/integration", "pytest"),
+        ]
+    # make test, on two cores: the host lane is CPU-bound (lint, the tiers, converges of
+    # this machine); the container lanes mostly wait on apt, systemd and the drills'
+    # timeouts inside containers, so the longest scenario runs in a lane of its own.
+    return [
+        Part("lint", "make --no-print-directory lint", "host"),
+        Part("sanity", "make --no-print-directory sanity", "host"),
+        pytest_part("unit", "tests/unit", "host"),
+        pytest_part("integration", "tests/integration", "host"),
+        pytest_part("site", "tests/site", "host"),
+        Part("image", "bash scripts/build-image.sh", "containers"),
+        # The Makefile says what the other release runs, and what it leaves out and why.
+        Part(
+            "other-release",
+            "make --no-print-directory pytest-other-release",
+            "containers",
+            needs=("image",),
+        ),
+        *(
+            molecule_part(scenario, "containers")
+            for scenario in ("default", "cluster", "upgrade", "release-upgrade", "backup")
+        ),
+        molecule_part("ha", "ha"),
+    ]
+
+
+def status(message: str) -> None:
+    print(f"[lanes {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+class Run:
+    def __init__(self, parts: list[Part]) -> None:
+        self.parts = {part.name: part for part in parts}
+        self.printing = threading.Lock()
+        self.children: dict[str, subprocess.Popen] = {}
+
+    def lane(self, parts: list[Part]) -> None:
+        for part in parts:
+            for need in part.needs:
+                if need in self.parts:
+                    self.parts[need].done.wait()
+            failed = [n for n in part.needs if self.parts.get(n) and self.parts[n].result != "ok"]
+            if failed:
+                part.result = f"skipped: {', '.join(failed)} did not pass"
+                part.done.set()
+                continue
+            self.run(part)
+            part.done.set()
+
+    def run(self, part: Part) -> None:
+        # JUNIT_XML: where scripts/pytest-in-container.sh copies its container's JUnit file.
+        env = dict(os.environ, BACKEND_DB_PART=part.name, JUNIT_XML=str(part.junit))
+        if part.junit_env:
+            env["PYTEST_ADDOPTS"] = f"{env.get('PYTEST_ADDOPTS', '')} --junitxml={part.junit}"
+        status(f"{part.name}: started ({part.command})")
+        part.started = time.monotonic()
+        with part.log.open("w") as log:
+            child = subprocess.Popen(
+                ["bash", "-c", part.command], stdout=log, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, cwd=ROOT, env=env, start_new_session=True,
+            )  # fmt: skip
+            self.children[part.name] = child
+            # wait4: the exit status and the CPU time of the part's processes at once.
+            _, code, usage = os.wait4(child.pid, 0)
+            child.returncode = os.waitstatus_to_exitcode(code)
+            self.children.pop(part.name, None)
+        part.wall = time.monotonic() - part.started
+        part.cpu = usage.ru_utime + usage.ru_stime
+        part.result = "ok" if child.returncode == 0 else f"FAILED (exit {child.returncode})"
+        with self.printing:
+            print(f"\n===== {part.name} ({part.lane} lane): {part.command} =====", flush=True)
+            with part.log.open(errors="replace") as log:
+                shutil.copyfileobj(log, sys.stdout)
+            print(f"===== {part.name}: {part.result} in {minutes(part.wall)} =====\n", flush=True)
+
+    def stop(self) -> None:
+        for child in list(self.children.values()):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child.pid, signal.SIGTERM)
+
+    def go(self) -> float:
+        lanes: dict[str, list[Part]] = {}
+        for part in self.parts.values():
+            lanes.setdefault(part.lane, []).append(part)
+        started = time.monotonic()
+        busy = cpu_busy()
+        threads = [
+            threading.Thread(target=self.lane, args=(parts,), daemon=True)
+            for parts in lanes.values()
+        ]
+        for thread in threads:
+            thread.start()
+        try:
+            for thread in threads:
+                while thread.is_alive():
+                    thread.join(1)
+        except KeyboardInterrupt:
+            self.stop()
+            raise
+        self.machine_busy = cpu_busy(since=busy)
+        return time.monotonic() - started
+
+
+def cpu_busy(since: tuple[int, int] | None = None):
+    """The machine's (busy, total) CPU jiffies from /proc/stat; with since, the busy share."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    idle = fields[3] + fields[4]
+    now = (sum(fields) - idle, sum(fields))
+    if since is None:
+        return now
+    busy, total = now[0] - since[0], now[1] - since[1]
+    return busy / total if total else 0.0
+
+
+def minutes(seconds: float) -> str:
+    return f"{int(seconds // 60)}:{int(seconds % 60):02d}"
+
+
+def slow_tests(parts: list[Part]) -> list[tuple[float, str, str]]:
+    """(seconds, part, test id) of every test over SLOW_TEST in the parts' JUnit files."""
+    found = []
+    for part in parts:
+        if not part.junit.exists():
+            continue
+        try:
+            cases = ET.parse(part.junit).getroot().iter("testcase")  # noqa: S314 - our own files
+        except ET.ParseError:
+            continue
+        for case in cases:
+            seconds = float(case.get("time") or 0)
+            if seconds > SLOW_TEST:
+                test = f"{case.get('classname', '')}::{case.get('name', '')}"
+                found.append((seconds, part.name, test))
+    return sorted(found, reverse=True)
+
+
+def report(parts: list[Part], wall: float, busy: float) -> None:
+    print("\n===== part times =====")
+    print(f"{'part':<24} {'lane':<11} {'wall':>7} {'CPU':>7} {'CPU/wall':>8}  result")
+    for part in parts:
+        share = f"{part.cpu / part.wall:.0%}" if part.wall else ""
+        print(
+            f"{part.name:<24} {part.lane:<11} {minutes(part.wall):>7} {minutes(part.cpu):>7}"
+            f" {share:>8}  {part.result}"
+        )
+    print(f"{'whole run':<24} {'':<11} {minutes(wall):>7}  machine CPU busy {busy:.0%}")
+    slow = slow_tests(parts)
+    print(f"\n===== tests over {SLOW_TEST:.0f} s: {len(slow)} =====")
+    for seconds, part, test in slow:
+        print(f"{minutes(seconds):>7}  {part:<20} {test}")
+
+
+# The lines that say why a part failed: Ansible's failed tasks (with the two lines after
+# them), a wait that ran out, Molecule's own errors, pytest's failed tests and their
+# assertion lines. Molecule frames each line of a step's output with "  │ ".
+WHY = re.compile(
+    r"^(fatal|failed): |waited [0-9.]+ s for |^CRITICAL |Idempotence test failed|^FAILED |"
+    r"^ERROR [\w/.-]+\.py|^E  "
+)
+COLOURS = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def why(parts: list[Part]) -> None:
+    for part in parts:
+        if not part.result.startswith("FAILED"):
+            continue
+        lines = [
+            COLOURS.sub("", line).removeprefix("  │ ")
+            for line in part.log.read_text(errors="replace").splitlines()
+        ]
+        print(f"\n===== why {part.name} failed (the whole log is above, and in {part.log}) =====")
+        shown: list[str] = []
+        for index, line in enumerate(lines):
+            if WHY.search(line):
+                shown += lines[index : index + (3 if line.startswith(("fatal", "failed")) else 1)]
+        for line in shown[-24:] or lines[-24:]:
+            print(line[:400])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("target", choices=("check", "test"))
+    parser.add_argument(
+        "--only", help="comma-separated part names or patterns, e.g. molecule-* (see --list)"
+    )
+    parser.add_argument("--list", action="store_true", help="list the parts and exit")
+    args = parser.parse_args()
+    parts = plan(args.target)
+    if args.list:
+        for part in parts:
+            after = f" (after {', '.join(part.needs)})" if part.needs else ""
+            print(f"{part.name:<24} {part.lane:<11} {part.command}{after}")
+        return 0
+    if args.only:
+        wanted = args.only.split(",")
+        unknown = [w for w in wanted if not any(fnmatch.fnmatch(p.name, w) for p in parts)]
+        if unknown:
+            print(f"lanes: no part named {', '.join(unknown)}: see --list", file=sys.stderr)
+            return 2
+        parts = [p for p in parts if any(fnmatch.fnmatch(p.name, w) for w in wanted)]
+    LOGS.mkdir(exist_ok=True)
+    for stale in LOGS.glob("*"):
+        stale.unlink()
+    run = Run(parts)
+    wall = run.go()
+    report(parts, wall, run.machine_busy)
+    why(parts)
+    failed = [part.name for part in parts if part.result != "ok"]
+    if failed:
+        print(f"\nmake {args.target}: failed or not run: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    print(f"\nmake {args.target}: every part passed in {minutes(wall)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,283 @@
+"""site.yml on this machine, against a PostgreSQL cluster of its own: the harness of
+tests/site/ and of bench/.
+
+A `Site` runs the play exactly as `make site` runs it, except that it manages a separate
+Debian cluster on a free port and installs into a temporary directory, so the machine's
+own `main` cluster is left alone. Provisioning needs root, as `make site` does.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import psycopg2
+
+from devtools.paths import BIN, ROOT
+from devtools.pgserver import free_port, server_major
+from devtools.waits import WaitedTooLong, run_bounded
+
+# The major this machine's Debian release ships, which the role picks by default.
+VERSION = server_major()
+# The longest a play may take here: a first converge takes about two minutes.
+PLAY_TIMEOUT = 900
+# The application's tables, whose rows the checksums below cover.
+# The md5 of a table's rows (as t), in a fixed order.
+CHECKSUM = "md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), ''))"
+TABLES = ("users", "api_keys", "budgets", "policies", "payments", "requests")
+
+
+def drop_cluster(version: int, cluster: str) -> None:
+    """A Debian cluster a test made, gone with everything of it: pg_dropcluster leaves the
+    configuration directory behind when it holds files it did not make (the roles' drop-ins,
+    the server's certificate and private key)."""
+    subprocess.run(["pg_dropcluster", "--stop", str(version), cluster], capture_output=True)
+    shutil.rmtree(f"/etc/postgresql/{version}/{cluster}", ignore_errors=True)
+
+
+def recap(result: subprocess.CompletedProcess) -> dict[str, int]:
+    """The counts of a local play's recap line: ok, changed, failed..."""
+    match = re.search(r"localhost\s+:\s+(.*)", result.stdout)
+    assert match, result.stdout[-3000:] + result.stderr[-3000:]
+    return {key: int(value) for key, value in re.findall(r"(\w+)=(\d+)", match.group(1))}
+
+
+class Site:
+    """One cluster of this machine that site.yml provisions: its variables, inventory and runs."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.cluster = f"bdtest{secrets.token_hex(3)}"
+        self.port = free_port()
+        self.install_dir = workdir / "opt"
+        self.owner_password = secrets.token_urlsafe(24)
+        self.app_password = secrets.token_urlsafe(24)
+        self.cipher_pass = secrets.token_urlsafe(32)
+        self.monitor_password = secrets.token_urlsafe(24)
+        self.retired_passwords: list[str] = []
+        self.ca_cert = Path(f"/etc/backend-db/{self.cluster}-ca.crt")
+        self.backup_config = Path(f"/etc/pgbackrest/{self.cluster}.conf")
+        self.vars_file = workdir / "vars.json"
+        self.vars_file.write_text(
+            json.dumps(
+                {
+                    "postgresql_cluster": self.cluster,
+                    "postgresql_port": self.port,
+                    "migrations_install_dir": str(self.install_dir),
+                    "app_database_owner_password": self.owner_password,
+                    "app_database_app_password": self.app_password,
+                    "backup_repo_cipher_pass": self.cipher_pass,
+                    "app_database_monitor_password": self.monitor_password,
+                    # The machine's own CA certificate (make site's) stays as it is.
+                    "postgresql_ca_cert_path": str(self.ca_cert),
+                }
+            )
+        )
+        self.vars_file.chmod(0o600)
+        self.inventory = workdir / "hosts.yml"
+        self.inventory.write_text(
+            json.dumps(
+                {
+                    "dbservers": {
+                        "hosts": {
+                            "localhost": {
+                                "ansible_connection": "local",
+                                "ansible_python_interpreter": sys.executable,
+                                "ansible_become": False,
+                            }
+                        }
+                    }
+                }
+            )
+        )
+
+    def command(self, *args: str, playbook: str = "site.yml") -> list[str]:
+        return [
+            str(BIN / "ansible-playbook"), "-i", str(self.inventory),
+            "-e", f"@{self.vars_file}", playbook, *args,
+        ]  # fmt: skip
+
+    @staticmethod
+    def env() -> dict[str, str]:
+        return dict(
+            os.environ,
+            ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
+            PATH=f"{BIN}:{os.environ['PATH']}",
+            ANSIBLE_FORCE_COLOR="0",
+        )
+
+    def play(self, *args: str, playbook: str = "site.yml") -> subprocess.CompletedProcess:
+        return run_bounded(
+            self.command(*args, playbook=playbook), PLAY_TIMEOUT, f"ansible-playbook {playbook}",
+            cwd=ROOT, env=self.env(),
+        )  # fmt: skip
+
+    def play_watching_processes(self, *args: str) -> tuple[subprocess.CompletedProcess, set[str]]:
+        """Run the play while sampling every process's arguments, as `ps` shows them."""
+        seen: set[str] = set()
+        process = subprocess.Popen(
+            self.command(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True, cwd=ROOT, env=self.env(),
+        )  # fmt: skip
+        done = threading.Event()
+
+        def sample() -> None:
+            while not done.is_set():
+                listing = subprocess.run(["ps", "-eo", "args="], capture_output=True, text=True)
+                seen.update(listing.stdout.splitlines())
+                time.sleep(0.05)
+
+        sampler = threading.Thread(target=sample)
+        sampler.start()
+        try:
+            stdout, stderr = process.communicate(timeout=PLAY_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            raise WaitedTooLong(f"waited {PLAY_TIMEOUT} s for ansible-playbook site.yml") from None
+        finally:
+            done.set()
+            sampler.join()
+        return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr), seen
+
+    def passwords(self) -> tuple[str, ...]:
+        """Every password of the site, the ones in force and the ones rotated away."""
+        return (
+            self.owner_password, self.app_password, self.cipher_pass, self.monitor_password,
+            *self.retired_passwords,
+        )  # fmt: skip
+
+    def connect(
+        self,
+        user: str = "backend_app",
+        password: str | None = None,
+        database: str = "backend",
+        sslmode: str = "require",
+    ):
+        return psycopg2.connect(
+            host="127.0.0.1",
+            port=self.port,
+            user=user,
+            dbname=database,
+            sslmode=sslmode,
+            password=self.app_password if password is None else password,
+            connect_timeout=5,
+        )
+
+    def log(self) -> str:
+        path = Path(f"/var/log/postgresql/postgresql-{VERSION}-{self.cluster}.log")
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def destroy(self) -> None:
+        drop_cluster(VERSION, self.cluster)
+        self.ca_cert.unlink(missing_ok=True)
+        # The stanza's configuration, repository, spool and logs (the cluster is the stanza).
+        self.backup_config.unlink(missing_ok=True)
+        for kind in ("archive", "backup"):
+            shutil.rmtree(f"/var/lib/pgbackrest/{kind}/{self.cluster}", ignore_errors=True)
+        shutil.rmtree(f"/var/spool/pgbackrest/archive/{self.cluster}", ignore_errors=True)
+        for log in Path("/var/log/pgbackrest").glob(f"{self.cluster}-*.log"):
+            log.unlink()
+        # On a machine booted with systemd, the backup schedule's units too.
+        units = list(Path("/etc/systemd/system").glob(f"backend-db-backup-{self.cluster}*"))
+        if units:
+            timers = [unit.name for unit in units if unit.suffix == ".timer"]
+            subprocess.run(["systemctl", "disable", "--now", *timers], capture_output=True)
+            for unit in units:
+                unit.unlink()
+            subprocess.run(["systemctl", "daemon-reload"], capture_output=True)
+
+    def pgbackrest(self, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            ["runuser", "-u", "postgres", "--", "pgbackrest", f"--config={self.backup_config}",
+             f"--stanza={self.cluster}", *args],
+            capture_output=True, text=True, cwd="/", check=False,
+        )  # fmt: skip
+
+    def backups(self) -> list[dict]:
+        """The stanza's backups, oldest first, as `pgbackrest info` lists them."""
+        info = self.pgbackrest("--output=json", "info")
+        assert info.returncode == 0, info.stderr
+        return json.loads(info.stdout)[0]["backup"]
+
+    def table_checksums(self) -> dict[str, tuple[int, str]]:
+        owner = self.connect(user="backend_owner", password=self.owner_password)
+        try:
+            with owner.cursor() as cursor:
+                sums = {}
+                for table in TABLES:
+                    cursor.execute(f"SELECT count(*), {CHECKSUM} FROM {table} t")
+                    sums[table] = cursor.fetchone()
+                return sums
+        finally:
+            owner.close()
+
+    def seed(self) -> None:
+        """Rows in every table: the upgrade scenario's seed, in place of whatever was there."""
+        rows = (ROOT / "molecule" / "upgrade" / "files" / "seed.sql").read_text()
+        owner = self.connect(user="backend_owner", password=self.owner_password)
+        with owner, owner.cursor() as cursor:
+            cursor.execute("DELETE FROM requests; DELETE FROM payments; DELETE FROM users")
+            cursor.execute(rows)
+        owner.close()
+
+    def hba_rules(self) -> list[tuple]:
+        """The rules of the pg_hba.conf on disk as PostgreSQL parses it."""
+        return self.superuser_rows(
+            "SELECT type, database, user_name, address, auth_method, options, error"
+            " FROM pg_hba_file_rules ORDER BY line_number",
+        )
+
+    def monitor_connection(self):
+        """The monitoring role's session, over TLS that verifies the server."""
+        return psycopg2.connect(
+            host="127.0.0.1", port=self.port, user="backend_monitor", dbname="backend",
+            password=self.monitor_password, sslmode="verify-full", sslrootcert=str(self.ca_cert),
+        )  # fmt: skip
+
+    def superuser_rows(self, sql: str, params: tuple = ()) -> list[tuple]:
+        """Rows of `sql`, run as postgres over the cluster's socket (peer, as root)."""
+        connection = psycopg2.connect(host="/var/run/postgresql", port=self.port, user="postgres")
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(sql, params)
+                return cursor.fetchall()
+        finally:
+            connection.close()
+
+    def superuser_value(self, sql: str) -> object:
+        return self.superuser_rows(sql)[0][0]
+
+    def play_with(self, tmp_path, playbook: str, variables: dict) -> subprocess.CompletedProcess:
+        """A playbook of playbooks/ (or site.yml) run with `variables` as extra variables."""
+        extra = tmp_path / "extra.json"
+        extra.write_text(json.dumps(variables))
+        path = "site.yml" if playbook == "site" else f"playbooks/{playbook}.yml"
+        return self.play("-e", f"@{extra}", playbook=path)
+
+
+def socket_checksums(port: int) -> str:
+    """Every table's row count and md5, read as postgres over the socket of the cluster on port."""
+    sums = ", ".join(f"(SELECT count(*) || ':' || {CHECKSUM} FROM {table} t)" for table in TABLES)
+    result = subprocess.run(
+        ["runuser", "-u", "postgres", "--", "psql", "-XAtq", "-v", "ON_ERROR_STOP=1",
+         "-p", str(port), "-d", "backend", "-c", f"SELECT concat_ws(' ', {sums})"],
+        capture_output=True, text=True, cwd="/", check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def installed(package: str) -> bool:
+    status = subprocess.run(
+        ["dpkg-query", "--show", "--showformat=${db:Status-Status}", package],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    return status.stdout == "installed"

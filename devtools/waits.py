@@ -1,0 +1,77 @@
+"""Every wait of the tests in one place: each bounded, and a wait that runs out says so.
+
+A test waits on something outside it (a playbook, systemd, apt, a port, a replica). Each
+wait here has one timeout, and running past it fails with one message that names what was
+awaited, how long, and the last thing seen, so a slow machine is told from a broken one in
+the log itself.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+class WaitedTooLong(AssertionError):
+    """A bounded wait ran out: the message says what was awaited, for how long, and last seen."""
+
+
+def wait_for(
+    check: Callable[[], T],
+    timeout: float,
+    what: str,
+    interval: float = 1.0,
+    context: Callable[[], object] | None = None,
+) -> T:
+    """check() until it returns something true, at most `timeout` seconds; returns that.
+
+    An exception from check() counts as not yet (the last one is shown); context(), when
+    given, adds what else the message should show (a cluster's state, say)."""
+    deadline = time.monotonic() + timeout
+    last: object = None
+    while True:
+        try:
+            last = check()
+        except Exception as error:
+            last = error
+        else:
+            if last:
+                return last
+        if time.monotonic() >= deadline:
+            more = f"; {context()}" if context else ""
+            raise WaitedTooLong(f"waited {timeout:g} s for {what}; last seen: {last!r}{more}")
+        time.sleep(interval)
+
+
+def run_bounded(
+    command: Sequence[str], timeout: float, what: str | None = None, **options
+) -> subprocess.CompletedProcess:
+    """subprocess.run with text output captured; past `timeout` seconds the command is killed
+    and the wait fails with the end of what it printed (the step it was stuck on)."""
+    options.setdefault("capture_output", True)
+    options.setdefault("text", True)
+    options.setdefault("check", False)
+    try:
+        return subprocess.run(command, timeout=timeout, **options)
+    except subprocess.TimeoutExpired as expired:
+        printed = expired.stdout or b""
+        if isinstance(printed, bytes):
+            printed = printed.decode(errors="replace")
+        name = what or " ".join(str(part) for part in command[:3])
+        raise WaitedTooLong(
+            f"waited {timeout:g} s for {name}; its output ended with:\n{printed[-5000:]}"
+        ) from None
+
+
+def port_open(host: str, port: int) -> bool:
+    """Whether something accepts TCP connections on host:port now."""
+    try:
+        with socket.create_connection((host, port), timeout=2):
+            return True
+    except OSError:
+        return False

@@ -1,0 +1,133 @@
+"""site.yml converges this machine once, then changes nothing: re-runs, checks, and what a
+check says of a host not provisioned yet."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+from devtools.paths import BIN, ROOT
+from devtools.site import VERSION, Site, installed
+from tests.helpers import recap
+
+
+def test_first_run_provisions_and_second_run_changes_nothing(site):
+    first, second = site.runs
+    assert first.returncode == 0, first.stdout[-4000:]
+    assert recap(first)["changed"] > 0
+    assert second.returncode == 0, second.stdout[-4000:]
+    assert recap(second)["changed"] == 0, second.stdout[-4000:]
+
+
+def test_check_diff_on_a_provisioned_host_changes_nothing(site):
+    result = site.play("--check", "--diff")
+    assert result.returncode == 0, result.stdout[-4000:]
+    assert recap(result)["changed"] == 0, result.stdout[-4000:]
+
+
+def test_rows_in_every_table_survive_re_running_the_site(site):
+    site.seed()
+    before = site.table_checksums()
+    assert all(count > 0 for count, _ in before.values()), before
+    for args in ((), ("--check",)):
+        result = site.play(*args)
+        assert result.returncode == 0 and recap(result)["changed"] == 0, result.stdout[-3000:]
+        assert site.table_checksums() == before
+
+
+def test_example_inventory_parses_and_the_play_is_well_formed():
+    def tool(name: str, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [str(BIN / name), "-i", "inventories/example", *args],
+            capture_output=True, text=True, cwd=ROOT, env=Site.env(), timeout=120,
+        )  # fmt: skip
+
+    checked = tool("ansible-playbook", "--syntax-check", "site.yml")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    listed = tool("ansible-inventory", "--graph", "dbservers")
+    assert "db1.example.internal" in listed.stdout and "db2.example.internal" in listed.stdout
+
+
+def test_a_check_of_a_host_without_its_cluster_says_why_it_ends_and_makes_nothing(tmp_path):
+    fresh = Site(tmp_path)
+    try:
+        result = fresh.play("--check", "--diff")
+        assert result.returncode == 0, result.stdout[-4000:]
+        counts = recap(result)
+        assert counts["failed"] == 0 and counts["changed"] > 0, counts
+        output = " ".join(result.stdout.split())
+        assert f"cluster {VERSION}/{fresh.cluster} does not exist yet" in output
+        # Nothing of the later plays ran for the host.
+        assert "The owner role exists" not in result.stdout
+        assert "The schema is at the requested revision" not in result.stdout
+        assert not Path(f"/etc/postgresql/{VERSION}/{fresh.cluster}").exists()
+        assert not fresh.install_dir.exists()
+    finally:
+        fresh.destroy()
+
+
+def test_a_check_against_a_database_not_created_yet_says_why_it_ends(site):
+    result = site.play("--check", "--diff", "-e", "app_database_name=backend_not_yet")
+    assert result.returncode == 0, result.stdout[-4000:]
+    assert recap(result)["failed"] == 0
+    assert "database backend_not_yet does not exist yet" in " ".join(result.stdout.split())
+    assert "The schema is at the requested revision" not in result.stdout
+    with site.connect() as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_database WHERE datname = 'backend_not_yet'")
+        assert cursor.fetchone()[0] == 0
+
+
+def test_a_check_without_the_virtualenv_on_the_host_says_why_it_skips_the_migration(site):
+    elsewhere = site.workdir / "not-installed-yet"
+    result = site.play("--check", "--diff", "-e", f"migrations_install_dir={elsewhere}")
+    assert result.returncode == 0, result.stdout[-4000:]
+    counts = recap(result)
+    assert counts["failed"] == 0 and counts["changed"] > 0, counts
+    assert "Check mode: the virtualenv is not on the host yet" in " ".join(result.stdout.split())
+    assert not elsewhere.exists()
+
+
+def test_a_major_the_archives_do_not_offer_fails_before_any_change_naming_those_they_do(
+    site, tmp_path
+):
+    # Neither Debian 12 nor Debian 13 ships PostgreSQL 16.
+    fresh = Site(tmp_path)
+    extra = tmp_path / "extra.json"
+    extra.write_text(json.dumps({"postgresql_version": 16}))
+    result = fresh.play("-e", f"@{extra}", playbook="playbooks/server.yml")
+    output = " ".join(result.stdout.split())
+    assert result.returncode != 0
+    assert recap(result)["changed"] == 0, result.stdout[-3000:]
+    assert re.search(
+        rf"Debian \d+ \(\w+\) offers PostgreSQL [0-9, ]*{VERSION}[0-9, ]* from the package "
+        r"archives it is configured with, not 16: leave postgresql_version unset",
+        output,
+    ), result.stdout[-3000:]
+    assert "Traceback" not in result.stdout + result.stderr
+    assert not installed("postgresql-16")
+    assert not Path(f"/etc/postgresql/16/{fresh.cluster}").exists()
+
+
+def test_a_cluster_at_another_major_fails_before_any_change_and_points_to_the_upgrade(
+    site, tmp_path
+):
+    other = 17 if VERSION != 17 else 15
+    extra = tmp_path / "extra.json"
+    extra.write_text(json.dumps({"postgresql_version": other}))
+    before = site.table_checksums()
+    had_other = installed(f"postgresql-{other}")
+    result = site.play("-e", f"@{extra}")
+    output = " ".join(result.stdout.split())
+    assert result.returncode != 0
+    assert recap(result)["changed"] == 0, result.stdout[-3000:]
+    assert (
+        f"The cluster {site.cluster} on localhost exists at PostgreSQL {VERSION}, and the "
+        f"inventory asks for {other}: changing the major is a deliberate upgrade, so run "
+        "playbooks/upgrade-major.yml (runbook in docs/operations.md), or set "
+        f"postgresql_version: {VERSION} to keep the cluster as it is." in output
+    ), result.stdout[-3000:]
+    assert not Path(f"/etc/postgresql/{other}/{site.cluster}").exists()
+    assert installed(f"postgresql-{other}") == had_other
+    assert site.table_checksums() == before

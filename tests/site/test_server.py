@@ -1,0 +1,81 @@
+"""The server's settings (the postgresql role): what it computes, what it restarts for, and
+what PostgreSQL refuses."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import psycopg2
+import pytest
+
+from devtools.site import VERSION
+from tests.helpers import host_memory_mb, memory_settings_mb, recap
+
+
+def test_a_changed_preload_library_list_restarts_the_server_once_and_takes_effect(site, tmp_path):
+    started = site.superuser_value("SELECT pg_postmaster_start_time()")
+    extra = tmp_path / "extra.json"
+    extra.write_text(json.dumps({"postgresql_shared_preload_libraries": []}))
+    try:
+        changed = site.play("-e", f"@{extra}", playbook="playbooks/server.yml")
+        assert changed.returncode == 0, changed.stdout[-3000:]
+        # PostgreSQL said the setting needs a restart (pg_file_settings), so the role did.
+        assert site.superuser_value("SHOW shared_preload_libraries") == ""
+        assert site.superuser_value("SELECT pg_postmaster_start_time()") > started
+    finally:
+        restored = site.play(playbook="playbooks/server.yml")
+    assert restored.returncode == 0, restored.stdout[-3000:]
+    assert site.superuser_value("SHOW shared_preload_libraries") == "pg_stat_statements"
+
+
+def test_memory_settings_follow_the_hosts_memory_and_max_connections(site):
+    # The host's memory as host_snapshot's own test holds the module to read it, then the
+    # role's documented rule.
+    expected = memory_settings_mb(host_memory_mb())
+    rows = site.superuser_rows(
+        "SELECT name, pg_size_bytes(current_setting(name)) / 1048576 FROM unnest(%s) name",
+        (list(expected),),
+    )
+    assert dict(rows) == expected
+
+
+def test_a_setting_postgresql_refuses_leaves_the_configuration_in_force(site, tmp_path):
+    drop_in = Path(f"/etc/postgresql/{VERSION}/{site.cluster}/conf.d/50-backend-db.conf")
+    before = drop_in.read_bytes()
+    result = site.play_with(
+        tmp_path,
+        "server",
+        {"postgresql_settings": {"no_such_setting": 1, "statement_timeout": "lots"}},
+    )
+    text = " ".join((result.stdout + result.stderr).split())
+    assert result.returncode != 0, text[-3000:]
+    assert 'unrecognized configuration parameter "no_such_setting"' in text, text[-3000:]
+    assert "the previous configuration stays in force" in text
+    assert drop_in.read_bytes() == before
+    assert not list(drop_in.parent.glob("50-backend-db.conf.*"))  # no backup left behind
+    again = site.play(playbook="playbooks/server.yml")
+    assert again.returncode == 0 and recap(again)["changed"] == 0, again.stdout[-3000:]
+
+
+def test_pg_stat_statements_is_loaded_and_the_monitoring_role_reads_it_over_verified_tls(site):
+    monitor = site.monitor_connection()
+    try:
+        with monitor.cursor() as cursor:
+            cursor.execute("SHOW shared_preload_libraries")
+            assert cursor.fetchone() == ("pg_stat_statements",)
+            # The statements of every role, not only its own: pg_monitor's reach.
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_statements s JOIN pg_roles r ON r.oid = s.userid"
+                " WHERE r.rolname = 'backend_owner'"
+            )
+            assert cursor.fetchone()[0] > 0
+            cursor.execute("SELECT pg_has_role('pg_monitor', 'member')")
+            assert cursor.fetchone() == (True,)
+            # It reads statistics, not the application's rows, and changes nothing.
+            for sql in ("SELECT count(*) FROM users", "CREATE TABLE intruder (id int)"):
+                with pytest.raises(psycopg2.errors.InsufficientPrivilege):
+                    cursor.execute(sql)
+                monitor.rollback()
+    finally:
+        monitor.close()
