@@ -6,7 +6,6 @@ import re
 import secrets
 import socket
 from concurrent.futures import ProcessPoolExecutor
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -19,6 +18,7 @@ from ansible_collections.backend_db.postgresql.plugins.module_utils.alembic_migr
     migrate,
 )
 from devtools import catalog
+from devtools.paths import ROOT
 from tests.helpers import (
     add_locale_revision,
     add_revision,
@@ -374,9 +374,7 @@ def test_results_carry_no_password(database):
 
 def test_module_utils_need_no_path_tricks():
     """The module ships plugins/module_utils/alembic_migration.py; it must stand alone."""
-    source = (
-        Path(__file__).parent.parent / "plugins/module_utils/alembic_migration.py"
-    ).read_text()
+    source = (ROOT / "plugins/module_utils/alembic_migration.py").read_text()
     assert "import models" not in source and "from tests" not in source
 
 
