@@ -135,6 +135,7 @@ class Run:
             failed = [n for n in part.needs if self.parts.get(n) and self.parts[n].result != "ok"]
             if failed:
                 part.result = f"skipped: {', '.join(failed)} did not pass"
+                status(f"{part.name}: {part.result}")
                 part.done.set()
                 continue
             self.run(part)
@@ -160,6 +161,7 @@ class Run:
         part.wall = time.monotonic() - part.started
         part.cpu = usage.ru_utime + usage.ru_stime
         part.result = "ok" if child.returncode == 0 else f"FAILED (exit {child.returncode})"
+        status(f"{part.name}: {part.result} in {minutes(part.wall)}")
         with self.printing:
             print(f"\n===== {part.name} ({part.lane} lane): {part.command} =====", flush=True)
             with part.log.open(errors="replace") as log:

@@ -15,6 +15,9 @@ import yaml
 from devtools.paths import ROOT
 from tests.helpers import BIN
 
+# The controller's own work, alike whatever the host's release.
+pytestmark = pytest.mark.controller
+
 
 @pytest.fixture(scope="module")
 def peer_port():

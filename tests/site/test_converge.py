@@ -8,6 +8,8 @@ import re
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from devtools.paths import BIN, ROOT
 from devtools.site import VERSION, Site, installed
 from tests.helpers import recap
@@ -37,6 +39,7 @@ def test_rows_in_every_table_survive_re_running_the_site(site):
         assert site.table_checksums() == before
 
 
+@pytest.mark.controller
 def test_example_inventory_parses_and_the_play_is_well_formed():
     def tool(name: str, *args: str) -> subprocess.CompletedProcess:
         return subprocess.run(

