@@ -297,6 +297,13 @@ def main() -> int:
     for stale in LOGS.glob("*"):
         stale.unlink()
     run = Run(parts)
+
+    def stopped(signum: int, _frame: object) -> None:
+        # Stopped (CI cancels a job with SIGTERM): every part's process group goes too.
+        run.stop()
+        sys.exit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stopped)
     wall = run.go()
     report(parts, wall, run.machine_busy)
     why(parts)

@@ -94,6 +94,16 @@ def leader() -> str:
     return leaders[0]
 
 
+def settled() -> bool:
+    """One leader and two replicas, one synchronous, and every member's server up: Patroni
+    names a demoted leader a replica while it still restarts its server (state starting or
+    stopped), and a test that reads every member then finds one without its socket."""
+    members = [m for m in cluster() if m["Member"] in MEMBERS]
+    return sorted(m["Role"] for m in members) == ["Leader", "Replica", "Sync Standby"] and all(
+        m["State"] in ("running", "streaming") for m in members
+    )
+
+
 def joined() -> list[str]:
     """The cluster's database servers: the three, and the fourth once its test added it."""
     return [*MEMBERS, NEWCOMER] if FOURTH.exists() else MEMBERS
@@ -349,14 +359,11 @@ def test_a_switchover_with_patronictl_moves_the_leader_to_the_chosen_replica():
     )
     assert switched.rc == 0, switched.stdout + switched.stderr
     wait_for(lambda: leader() == candidate, 60, f"{candidate} leads")
-    wait_for(
-        lambda: sorted(m["Role"] for m in cluster()) == ["Leader", "Replica", "Sync Standby"],
-        90,
-        "two replicas again, one synchronous",
-    )
+    wait_for(settled, 90, "two replicas again, one synchronous, every server running")
 
 
 def test_a_fourth_member_holding_a_database_is_refused_and_joins_once_emptied_restarting_none():
+    wait_for(settled, 90, "the three members settled, every server running")
     started = start_times()
     newcomer = member(NEWCOMER)
     created = newcomer.run("runuser -u postgres -- createdb ledger")
