@@ -68,6 +68,12 @@ def run_bounded(
         ) from None
 
 
+def printed(result: subprocess.CompletedProcess, chars: int = 3000) -> str:
+    """The end of what a command printed, both streams, for an assertion's message: Molecule's
+    settings send a failed task's result to stderr, which stdout alone would leave out."""
+    return f"{result.stdout[-chars:]}\n--- stderr ---\n{result.stderr[-chars:]}"
+
+
 def port_open(host: str, port: int) -> bool:
     """Whether something accepts TCP connections on host:port now."""
     try:

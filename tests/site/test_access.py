@@ -11,6 +11,7 @@ import psycopg2
 import pytest
 
 from devtools.site import VERSION
+from devtools.waits import printed
 
 
 def test_runtime_role_reads_and_writes_application_tables(site):
@@ -93,7 +94,7 @@ def test_pg_hba_entries_are_added_and_a_line_postgresql_rejects_leaves_the_old_f
     try:
         extra.write_text(json.dumps({HBAS: [monitor]}))
         added = site.play("-e", f"@{extra}", playbook="playbooks/server.yml")
-        assert added.returncode == 0, added.stdout[-3000:]
+        assert added.returncode == 0, printed(added)
         rules = site.hba_rules()
         assert (
             "hostssl", ["backend"], ["backend_app", "+backend_owner"], "10.9.0.0",
@@ -124,5 +125,5 @@ def test_pg_hba_entries_are_added_and_a_line_postgresql_rejects_leaves_the_old_f
         site.connect().close()
     finally:
         restored = site.play(playbook="playbooks/server.yml")
-    assert restored.returncode == 0, restored.stdout[-3000:]
+    assert restored.returncode == 0, printed(restored)
     assert not any(rule[3] == "10.9.0.0" for rule in site.hba_rules())

@@ -23,6 +23,7 @@ import yaml
 
 from devtools.paths import ROOT
 from devtools.pgserver import free_port, server_major
+from devtools.waits import printed
 from tests.helpers import BIN, drop_cluster, recap
 
 # The controller's own work, alike whatever the host's release.
@@ -214,7 +215,7 @@ def test_the_built_collection_installs_from_a_requirements_file(consumer):
 
 def test_a_play_of_its_own_checks_and_converges_with_its_own_migrations(consumer):
     syntax = consumer.play("--syntax-check")
-    assert syntax.returncode == 0, syntax.stdout[-3000:] + syntax.stderr[-3000:]
+    assert syntax.returncode == 0, printed(syntax)
 
     first = consumer.play()
     assert first.returncode == 0, first.stdout[-4000:] + first.stderr[-2000:]

@@ -12,6 +12,7 @@ import pytest
 
 from devtools.paths import BIN, ROOT
 from devtools.site import VERSION, Site, installed
+from devtools.waits import printed
 from tests.helpers import recap
 
 
@@ -35,7 +36,7 @@ def test_rows_in_every_table_survive_re_running_the_site(site):
     assert all(count > 0 for count, _ in before.values()), before
     for args in ((), ("--check",)):
         result = site.play(*args)
-        assert result.returncode == 0 and recap(result)["changed"] == 0, result.stdout[-3000:]
+        assert result.returncode == 0 and recap(result)["changed"] == 0, printed(result)
         assert site.table_checksums() == before
 
 
@@ -102,12 +103,12 @@ def test_a_major_the_archives_do_not_offer_fails_before_any_change_naming_those_
     result = fresh.play("-e", f"@{extra}", playbook="playbooks/server.yml")
     output = " ".join(result.stdout.split())
     assert result.returncode != 0
-    assert recap(result)["changed"] == 0, result.stdout[-3000:]
+    assert recap(result)["changed"] == 0, printed(result)
     assert re.search(
         rf"Debian \d+ \(\w+\) offers PostgreSQL [0-9, ]*{VERSION}[0-9, ]* from the package "
         r"archives it is configured with, not 16: leave postgresql_version unset",
         output,
-    ), result.stdout[-3000:]
+    ), printed(result)
     assert "Traceback" not in result.stdout + result.stderr
     assert not installed("postgresql-16")
     assert not Path(f"/etc/postgresql/16/{fresh.cluster}").exists()
@@ -124,13 +125,13 @@ def test_a_cluster_at_another_major_fails_before_any_change_and_points_to_the_up
     result = site.play("-e", f"@{extra}")
     output = " ".join(result.stdout.split())
     assert result.returncode != 0
-    assert recap(result)["changed"] == 0, result.stdout[-3000:]
+    assert recap(result)["changed"] == 0, printed(result)
     assert (
         f"The cluster {site.cluster} on localhost exists at PostgreSQL {VERSION}, and the "
         f"inventory asks for {other}: changing the major is a deliberate upgrade, so run "
         "playbooks/upgrade-major.yml (runbook in docs/operations.md), or set "
         f"postgresql_version: {VERSION} to keep the cluster as it is." in output
-    ), result.stdout[-3000:]
+    ), printed(result)
     assert not Path(f"/etc/postgresql/{other}/{site.cluster}").exists()
     assert installed(f"postgresql-{other}") == had_other
     assert site.table_checksums() == before

@@ -15,6 +15,7 @@ from ansible_collections.backend_db.postgresql.plugins.module_utils.alembic_migr
     migrate,
 )
 from devtools.paths import ROOT
+from devtools.waits import printed
 from tests.helpers import head_revision, lineage, recap, refused
 
 
@@ -80,7 +81,7 @@ def test_a_migration_that_cannot_verify_the_server_fails_saying_so(site, tmp_pat
     finally:
         path.unlink(missing_ok=True)
     assert result.returncode != 0
-    assert "certificate verify failed" in result.stdout, result.stdout[-3000:]
+    assert "certificate verify failed" in result.stdout, printed(result)
     assert "Traceback" not in result.stdout + result.stderr
 
 
@@ -96,7 +97,7 @@ def test_a_virtualenv_not_built_for_this_host_is_built_again_then_left_alone(sit
         marker.unlink()
 
     rebuilt = site.play(playbook="playbooks/migrate.yml")
-    assert rebuilt.returncode == 0, rebuilt.stdout[-3000:]
+    assert rebuilt.returncode == 0, printed(rebuilt)
     assert recap(rebuilt)["changed"] > 0
     assert marker.read_text() == complete
     imported = subprocess.run(
@@ -105,7 +106,7 @@ def test_a_virtualenv_not_built_for_this_host_is_built_again_then_left_alone(sit
     )  # fmt: skip
     assert imported.returncode == 0, imported.stderr
     again = site.play(playbook="playbooks/migrate.yml")
-    assert again.returncode == 0 and recap(again)["changed"] == 0, again.stdout[-3000:]
+    assert again.returncode == 0 and recap(again)["changed"] == 0, printed(again)
 
 
 def test_an_install_directory_holding_other_files_is_refused_and_nothing_is_removed(site, tmp_path):

@@ -18,6 +18,7 @@ import tarfile
 import pytest
 
 from devtools.paths import ROOT
+from devtools.waits import printed
 from tests.helpers import BIN
 
 # The controller's own work, alike whatever the host's release.
@@ -70,7 +71,7 @@ def build(tmp_path) -> subprocess.CompletedProcess:
 
 
 def changes(result: subprocess.CompletedProcess) -> dict[str, int]:
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert result.returncode == 0, printed(result)
     return {
         host: int(changed)
         for host, changed in re.findall(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)", result.stdout, re.M)

@@ -12,6 +12,7 @@ import psycopg2
 import pytest
 
 from devtools.site import VERSION
+from devtools.waits import printed
 from tests.helpers import recap
 
 
@@ -73,7 +74,7 @@ def test_rotating_the_runtime_password_keeps_open_sessions_working(site, tmp_pat
     rotation.chmod(0o600)
 
     result = site.play("-e", f"@{rotation}", playbook="playbooks/database.yml")
-    assert result.returncode == 0, result.stdout[-3000:]
+    assert result.returncode == 0, printed(result)
     assert recap(result)["changed"] == 1
     assert new_password not in result.stdout + result.stderr
 

@@ -20,6 +20,7 @@ import pytest
 
 from devtools.paths import ROOT
 from devtools.site import Site
+from devtools.waits import printed
 from tests.helpers import recap, refused
 
 # The controller's own work, alike whatever the host's release.
@@ -203,7 +204,7 @@ def test_the_ca_rolls_over_with_both_cas_trusted_meanwhile(site, tmp_path):
         "is not the CA that the clients of localhost trust", "postgresql_ca_trusted_extra",
     )  # fmt: skip
     first = converge(postgresql_ca_trusted_extra=[new_pem])
-    assert first.returncode == 0, first.stdout[-3000:]
+    assert first.returncode == 0, printed(first)
     assert (
         new_pem.strip() in site.ca_cert.read_text() and old_pem.strip() in site.ca_cert.read_text()
     )
@@ -211,14 +212,14 @@ def test_the_ca_rolls_over_with_both_cas_trusted_meanwhile(site, tmp_path):
     second = converge(
         postgresql_ca_dir=str(tmp_path / "next"), postgresql_ca_trusted_extra=[old_pem]
     )
-    assert second.returncode == 0, second.stdout[-3000:]
+    assert second.returncode == 0, printed(second)
     verified(site, new_file)  # now the new CA's, which a client of the bundle trusts too
     verified(site, site.ca_cert)
     third = converge(postgresql_ca_dir=str(tmp_path / "next"))
-    assert third.returncode == 0, third.stdout[-3000:]
+    assert third.returncode == 0, printed(third)
     assert site.ca_cert.read_text().strip() == new_pem.strip()
     again = converge(postgresql_ca_dir=str(tmp_path / "next"))
-    assert again.returncode == 0 and recap(again)["changed"] == 0, again.stdout[-3000:]
+    assert again.returncode == 0 and recap(again)["changed"] == 0, printed(again)
     # The secrets directory keeps the CA the site uses from now on.
     shutil.rmtree(site.secrets / "ca")
     shutil.copytree(tmp_path / "next", site.secrets / "ca")
@@ -237,7 +238,7 @@ def test_the_repository_passphrase_changes_with_a_new_repository_only(site, tmp_
         extra = tmp_path / "extra.json"
         extra.write_text(json.dumps({"backup_repo_path": str(repository)}))
         rotated = site.play("-e", f"@{extra}")
-        assert rotated.returncode == 0, rotated.stdout[-3000:]
+        assert rotated.returncode == 0, printed(rotated)
         assert (repository / "backup" / site.cluster / "backup.info").exists()
         checked = subprocess.run(
             ["runuser", "-u", "postgres", "--", "pgbackrest", f"--config={site.backup_config}",
@@ -246,7 +247,7 @@ def test_the_repository_passphrase_changes_with_a_new_repository_only(site, tmp_
         )  # fmt: skip
         assert checked.returncode == 0, checked.stdout + checked.stderr
         again = site.play("-e", f"@{extra}")
-        assert again.returncode == 0 and recap(again)["changed"] == 0, again.stdout[-3000:]
+        assert again.returncode == 0 and recap(again)["changed"] == 0, printed(again)
     finally:
         passphrase.write_text(kept)
         shutil.rmtree(repository, ignore_errors=True)

@@ -21,7 +21,7 @@ from devtools.container import (
     molecule_playbook,
     psql_query,
 )
-from devtools.waits import wait_for
+from devtools.waits import printed, wait_for
 
 testinfra_hosts = [f"podman://backend-db-default-{release}" for release in ("12", "13")]
 CA = "/etc/backend-db/ca.crt"
@@ -121,7 +121,7 @@ def test_a_certificate_near_expiry_is_renewed_by_a_converge_and_served_after_a_r
     )  # fmt: skip
 
     result = molecule_playbook("site.yml", "--limit", name, timeout=600)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert result.returncode == 0, printed(result)
     assert recap(result.stdout, name)["changed"] > 0
     renewed = served_certificate(host)
     assert renewed.serial_number != short.serial_number

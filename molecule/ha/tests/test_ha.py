@@ -21,6 +21,7 @@ import testinfra
 from devtools import waits
 from devtools.container import install_pgpass, molecule_playbook, secret
 from devtools.paths import ROOT
+from devtools.waits import printed
 from tests.helpers import head_revision
 
 MEMBERS = [f"backend-db-ha-{n}" for n in (1, 2, 3)]
@@ -371,10 +372,10 @@ def test_a_fourth_member_holding_a_database_is_refused_and_joins_once_emptied_re
     FOURTH.write_text(FOURTH_INVENTORY)
 
     refused = playbook("molecule/ha/converge.yml")
-    assert refused.returncode != 0, refused.stdout[-3000:]
+    assert refused.returncode != 0, printed(refused)
     # Molecule's settings print failures on stderr, as YAML, which folds long messages.
-    printed = " ".join((refused.stdout + refused.stderr).split())
-    assert f"{NEWCOMER} holds the databases ledger and would join" in printed, printed[-3000:]
+    folded = " ".join((refused.stdout + refused.stderr).split())
+    assert f"{NEWCOMER} holds the databases ledger and would join" in folded, folded[-3000:]
     assert "Traceback" not in refused.stdout + refused.stderr
     ledger = "SELECT count(*) FROM pg_database WHERE datname = 'ledger'"
     assert local_sql(NEWCOMER, ledger, "postgres") == "1"
@@ -384,7 +385,7 @@ def test_a_fourth_member_holding_a_database_is_refused_and_joins_once_emptied_re
     dropped = newcomer.run("runuser -u postgres -- dropdb ledger")
     assert dropped.rc == 0, dropped.stderr
     added = playbook("molecule/ha/converge.yml")
-    assert added.returncode == 0, added.stdout[-3000:]
+    assert added.returncode == 0, printed(added)
     wait_for(
         lambda: (
             local_sql(NEWCOMER, "SELECT status FROM pg_stat_wal_receiver", "postgres")
@@ -406,20 +407,20 @@ def test_after_the_drills_one_backup_of_the_cluster_restores_every_acknowledged_
     assert marked.rc == 0, marked.stderr
     # One backup for the cluster, whichever member leads now and however many there are.
     taken = playbook("playbooks/backup.yml", "-e", "backup_type=incr")
-    assert taken.returncode == 0, taken.stdout[-3000:]
+    assert taken.returncode == 0, printed(taken)
     assert [backup["type"] for backup in stanza()["backup"][taken_before:]] == ["incr"]
 
     replica = next(m["Member"] for m in cluster() if m["Role"] == "Replica")
     in_place = playbook("playbooks/restore.yml", "--limit", replica, "-e", "restore_confirm=true")
-    assert in_place.returncode != 0, in_place.stdout[-3000:]
-    printed = " ".join((in_place.stdout + in_place.stderr).split())
-    assert f"{replica} is a member of the Patroni cluster payments" in printed, printed[-3000:]
+    assert in_place.returncode != 0, printed(in_place)
+    folded = " ".join((in_place.stdout + in_place.stderr).split())
+    assert f"{replica} is a member of the Patroni cluster payments" in folded, folded[-3000:]
 
     restored = playbook(
         "playbooks/restore.yml", "--limit", replica, "-e", "restore_confirm=true",
         "-e", "restore_into=drill", "-e", "restore_into_port=5441",
     )  # fmt: skip
-    assert restored.returncode == 0, restored.stdout[-3000:]
+    assert restored.returncode == 0, printed(restored)
     try:
         ids = member(replica).run(
             "runuser -u postgres -- psql -XAtq -p 5441 -d backend -c %s", "SELECT id FROM ha_drill"
@@ -435,7 +436,7 @@ def test_after_the_drills_one_backup_of_the_cluster_restores_every_acknowledged_
 def converges_without_change():
     """site.yml (the scenario's converge) runs and changes nothing on any host."""
     converged = playbook("molecule/ha/converge.yml")
-    assert converged.returncode == 0, converged.stdout[-3000:]
+    assert converged.returncode == 0, printed(converged)
     recap = converged.stdout.split("PLAY RECAP")[-1]
     assert "changed=0" in recap and "failed=0" in recap, recap
     counts = [
@@ -445,6 +446,13 @@ def converges_without_change():
 
 
 def test_a_converge_after_the_drills_changes_nothing():
+    wait_for(
+        lambda: all(
+            m["State"] in ("running", "streaming") for m in cluster() if m["Member"] in joined()
+        ),
+        90,
+        "every member's server runs after the restore drill",
+    )
     converges_without_change()
 
 
@@ -492,10 +500,10 @@ def test_the_whole_cluster_is_rebuilt_from_its_backups_as_the_operations_guide_s
         "playbooks/restore.yml", "--limit", first, "-e", "restore_confirm=true",
         "-e", json.dumps(settings),
     )  # fmt: skip
-    assert restored.returncode == 0, restored.stdout[-3000:]
+    assert restored.returncode == 0, printed(restored)
     # 4. The site: the first member leads with its restored data, the others copy it.
     rebuilt = playbook("molecule/ha/converge.yml")
-    assert rebuilt.returncode == 0, rebuilt.stdout[-3000:]
+    assert rebuilt.returncode == 0, printed(rebuilt)
     assert leader() == first
     wait_for(
         lambda: sorted(m["Role"] for m in cluster()).count("Replica") == len(others) - 1,
@@ -533,7 +541,7 @@ def test_a_new_revision_after_the_drills_applies_once_on_the_leader_and_reaches_
         "playbooks/migrate.yml", "-e", f"migrations_source_dir={newer}",
         "-e", "migrations_backup_before=true",
     )  # fmt: skip
-    assert migrated.returncode == 0, migrated.stdout[-3000:]
+    assert migrated.returncode == 0, printed(migrated)
     assert [backup["type"] for backup in stanza()["backup"][taken_before:]] == ["diff"]
     # Every member installs the new release (a failover needs none); one migrates.
     # The role runs from the collection, as Ansible names it in the output.
