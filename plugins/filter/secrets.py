@@ -14,9 +14,11 @@ description:
     was made from a password), C(fingerprint_matches) (whether a fingerprint that
     C(backend_db.postgresql.host_snapshot) made on a host was made from a secret), and
     C(login_dependents) and C(replaced_logins) (which roles log in with a password, and
-    whose password in place is not the inventory's), C(certificate_problem) (why a text
-    is not PEM certificates alone), C(key_problem) (why a CA key cannot sign for its
-    certificate) and C(pem_bundle) (certificates as one CA file's content).
+    whose password in place is not the inventory's), C(fingerprint_dependents) and
+    C(replaced_fingerprints) (the same for secrets a host's file holds, by fingerprint),
+    C(certificate_problem) (why a text is not PEM certificates alone), C(key_problem) (why
+    a CA key cannot sign for its certificate) and C(pem_bundle) (certificates as one CA
+    file's content).
 version_added: "0.1.0"
 author: backend-db developers (!UNKNOWN)
 positional: current
@@ -45,10 +47,12 @@ _value:
 
 from ansible_collections.backend_db.postgresql.plugins.module_utils.secrets import (  # noqa: E402
     certificate_problem,
+    fingerprint_dependents,
     fingerprint_matches,
     key_problem,
     login_dependents,
     pem_bundle,
+    replaced_fingerprints,
     replaced_logins,
     scram_matches,
     scram_verifier_for,
@@ -66,6 +70,8 @@ class FilterModule:
             "scram_matches": lambda password, verifier: scram_matches(str(password), verifier),
             "fingerprint_matches": lambda secret, found: fingerprint_matches(str(secret), found),
             "login_dependents": login_dependents,
+            "fingerprint_dependents": fingerprint_dependents,
+            "replaced_fingerprints": replaced_fingerprints,
             "pem_bundle": pem_bundle,
             "certificate_problem": certificate_problem,
             "key_problem": lambda certificate, key: key_problem(str(certificate), str(key)),

@@ -99,6 +99,49 @@ def ini_value(text: str, key: str) -> str | None:
     return value
 
 
+def yaml_value(text: str, key: str) -> str | None:
+    """The value at a dotted key (`etcd3.password`) of a YAML text (Patroni's settings).
+
+    Raises ValueError when the text is not YAML."""
+    if not text.strip():
+        return None
+    import yaml  # Only where such a file exists: Patroni's hosts have it (python3-yaml).
+
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise ValueError(f"it is not YAML ({error.__class__.__name__})") from None
+    for part in key.split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return None if value is None or isinstance(value, (dict, list)) else str(value)
+
+
+def config_value(path: str, text: str, key: str) -> str | None:
+    """A value of a configuration file: by dotted key in YAML (.yml, .yaml), else INI-like."""
+    if path.endswith((".yml", ".yaml")):
+        return yaml_value(text, key)
+    return ini_value(text, key)
+
+
+def fingerprint_dependents(keys: dict, found: dict, user: str) -> dict:
+    """By secret variable, what depends on it: `user` when the host's file holds a value
+    under the variable's key (`keys` maps variable to key; `found` holds host_snapshot's
+    fingerprints by key), else an empty string."""
+    return {variable: user if found.get(key) else "" for variable, key in keys.items()}
+
+
+def replaced_fingerprints(values: dict, keys: dict, found: dict) -> list:
+    """The secret variables whose value (`values`, by variable) is not the one the host's
+    file holds under the variable's key; a key the file does not hold replaces nothing."""
+    return sorted(
+        variable
+        for variable, key in keys.items()
+        if found.get(key) and not fingerprint_matches(str(values[variable]), found[key])
+    )
+
+
 def holds_private_key(text: object) -> bool:
     """Whether a PEM text (a certificate variable) holds a private key too."""
     return isinstance(text, str) and PRIVATE_KEY_PATTERN.search(text) is not None

@@ -74,7 +74,9 @@ options:
   fingerprints:
     description:
       - By absolute path of an INI-like file (such as pgBackRest's configuration), the
-        keys of the values wanted, such as C([repo1-path, repo1-cipher-pass]). The result
+        keys of the values wanted, such as C([repo1-path, repo1-cipher-pass]); of a YAML
+        file (a name ending in C(.yml) or C(.yaml), such as Patroni's settings), dotted
+        keys such as C(etcd3.password). The result
         holds a salted, slow hash of each value (C(fingerprint_matches) compares it on the
         controller), never the value, so that the controller learns whether the host
         depends on the same secret as the inventory.
@@ -237,8 +239,8 @@ import sys  # noqa: E402
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
 from ansible_collections.backend_db.postgresql.plugins.module_utils.secrets import (  # noqa: E402
+    config_value,
     fingerprint,
-    ini_value,
 )
 
 APT_LISTS = "/var/lib/apt/lists"
@@ -364,7 +366,10 @@ def read_text(module: AnsibleModule, path: str, limit: int = 65536) -> str:
 def fingerprints(module: AnsibleModule, path: str, keys: list) -> dict:
     """By key, the fingerprint of its value in the file, or None when either is missing."""
     text = read_text(module, path)
-    values = {str(key): ini_value(text, str(key)) for key in keys}
+    try:
+        values = {str(key): config_value(path, text, str(key)) for key in keys}
+    except ValueError as error:
+        module.fail_json(msg=f"host_snapshot could not read {path}: {error}")
     return {key: fingerprint(value) if value else None for key, value in values.items()}
 
 

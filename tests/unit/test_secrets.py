@@ -15,13 +15,16 @@ from ansible.errors import AnsibleError
 from ansible_collections.backend_db.postgresql.plugins.lookup.secret import resolve
 from ansible_collections.backend_db.postgresql.plugins.module_utils.secrets import (
     certificate_problem,
+    config_value,
     fingerprint,
+    fingerprint_dependents,
     fingerprint_matches,
     holds_private_key,
     ini_value,
     key_problem,
     login_dependents,
     pem_bundle,
+    replaced_fingerprints,
     replaced_logins,
     scram_matches,
     scram_verifier,
@@ -61,6 +64,43 @@ def test_ini_values_are_read_by_key_the_last_one_winning():
     assert ini_value(text, "repo1-cipher-pass") == "two"
     assert ini_value(text, "repo1-path") == "/var/lib/pgbackrest"
     assert ini_value(text, "missing") is None
+
+
+PATRONI_SETTINGS = """
+etcd3:
+  username: "patroni"
+  password: "etcd pw: 'quoted'"
+restapi:
+  authentication: {username: patroni, password: "12345"}
+postgresql:
+  authentication:
+    replication: {username: replicator, password: "repl pw"}
+"""
+
+
+def test_values_are_read_by_dotted_key_from_yaml_and_by_name_from_ini_files():
+    path = "/etc/patroni/config.yml"
+    assert config_value(path, PATRONI_SETTINGS, "etcd3.password") == "etcd pw: 'quoted'"
+    assert config_value(path, PATRONI_SETTINGS, "restapi.authentication.password") == "12345"
+    assert config_value(path, PATRONI_SETTINGS, "postgresql.authentication.rewind.password") is None
+    assert config_value(path, PATRONI_SETTINGS, "postgresql.authentication") is None
+    assert config_value(path, "", "etcd3.password") is None
+    ini = "[global]\nrepo1-path=/x\n"
+    assert config_value("/etc/pgbackrest/main.conf", ini, "repo1-path") == "/x"
+    with pytest.raises(ValueError, match="not YAML"):
+        config_value(path, "etcd3: [unclosed", "etcd3.password")
+
+
+def test_the_secrets_a_hosts_file_holds_are_in_use_and_another_value_is_a_replacement():
+    keys = {"etcd_pw": "etcd3.password", "repl_pw": "repl.password", "new_pw": "new.password"}
+    found = {"etcd3.password": fingerprint("etcd one"), "repl.password": fingerprint("r 1"),
+             "new.password": None}  # fmt: skip
+    assert fingerprint_dependents(keys, found, "the cluster c on db1") == {
+        "etcd_pw": "the cluster c on db1", "repl_pw": "the cluster c on db1", "new_pw": "",
+    }  # fmt: skip
+    values = {"etcd_pw": "etcd one", "repl_pw": "r 2", "new_pw": "anything"}
+    assert replaced_fingerprints(values, keys, found) == ["repl_pw"]
+    assert replaced_fingerprints({**values, "repl_pw": "r 1"}, keys, found) == []
 
 
 def test_the_logins_in_use_and_those_whose_password_would_be_replaced():

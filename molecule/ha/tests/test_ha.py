@@ -433,16 +433,57 @@ def test_after_the_drills_one_backup_of_the_cluster_restores_every_acknowledged_
         member(replica).run("pg_dropcluster --stop 15 drill")
 
 
+def changes(result: subprocess.CompletedProcess) -> set[str]:
+    """The changed= counts of a run's recap, one per host (a set of "0" when none changed)."""
+    recap = result.stdout.split("PLAY RECAP")[-1].splitlines()
+    counts = {line.split("changed=")[1].split()[0] for line in recap if "changed=" in line}
+    assert counts, printed(result)
+    return counts
+
+
 def converges_without_change():
     """site.yml (the scenario's converge) runs and changes nothing on any host."""
     converged = playbook("molecule/ha/converge.yml")
     assert converged.returncode == 0, printed(converged)
-    recap = converged.stdout.split("PLAY RECAP")[-1]
-    assert "changed=0" in recap and "failed=0" in recap, recap
-    counts = [
-        line.split("changed=")[1].split()[0] for line in recap.splitlines() if "changed=" in line
-    ]
-    assert counts and set(counts) == {"0"}, recap
+    assert changes(converged) == {"0"}, printed(converged)
+
+
+# Molecule's group variables keep the cluster's generated passwords here (molecule.yml).
+SECRETS = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "secrets" / "patroni"
+
+
+@pytest.mark.parametrize("mistake", ["lost", "replaced"])
+def test_a_cluster_password_lost_or_replaced_on_the_controller_stops_the_run_before_any_change(
+    mistake,
+):
+    # etcd's password: with another one every member's Patroni would lose its hold on etcd,
+    # and the leader its leader key, so the cluster would stop taking writes.
+    path = SECRETS / "etcd-patroni"
+    kept = path.read_text()
+    settings = {name: member(name).file("/etc/patroni/config.yml").sha256sum for name in joined()}
+    leading = leader()
+    if mistake == "lost":
+        path.unlink()
+    else:
+        path.write_text("another-password-of-plenty-of-characters-0123\n")
+    try:
+        refused = playbook("molecule/ha/converge.yml")
+        assert mistake == "replaced" or not path.exists(), "the lost password was made anew"
+    finally:
+        path.write_text(kept)
+    assert refused.returncode != 0, printed(refused)
+    folded = " ".join((refused.stdout + refused.stderr).split())
+    expected = {
+        "lost": f"{path} is missing on the controller, but the Patroni cluster payments on",
+        "replaced": "patroni_etcd_password is not the password that the Patroni cluster payments",
+    }[mistake]
+    assert expected in folded and "nothing was changed" in folded, folded[-3000:]
+    assert "Traceback" not in folded
+    assert changes(refused) == {"0"}, printed(refused)
+    assert {
+        name: member(name).file("/etc/patroni/config.yml").sha256sum for name in joined()
+    } == settings
+    assert leader() == leading
 
 
 def test_a_converge_after_the_drills_changes_nothing():
