@@ -60,9 +60,9 @@ def declare(
     return path
 
 
-def refusal(inventory: Path) -> str:
+def refusal(inventory: Path, playbook: str = "playbooks/server.yml", *args: str) -> str:
     result = subprocess.run(
-        [str(BIN / "ansible-playbook"), "-i", str(inventory), "playbooks/server.yml"],
+        [str(BIN / "ansible-playbook"), "-i", str(inventory), playbook, *args],
         capture_output=True, text=True, cwd=ROOT, timeout=300,
         env=dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_FORCE_COLOR="0",
                  PATH=f"{BIN}:{os.environ['PATH']}"),
@@ -70,7 +70,7 @@ def refusal(inventory: Path) -> str:
     assert result.returncode != 0, result.stdout[-2000:]
     assert "Traceback" not in result.stdout + result.stderr
     # Nothing past the declaration's own checks ran: the postgresql role never started.
-    assert "TASK [postgresql" not in result.stdout, result.stdout[-2000:]
+    assert "TASK [backend_db.postgresql.postgresql :" not in result.stdout, result.stdout[-2000:]
     return " ".join(result.stdout.split())
 
 
@@ -140,3 +140,17 @@ def test_a_cluster_that_cannot_work_is_refused_before_any_change(
     tmp_path, peer_port, clusters, host_vars, sentence
 ):
     assert sentence in refusal(declare(tmp_path, clusters, peer_port, **host_vars))
+
+
+def test_the_major_upgrade_refuses_a_patroni_member_before_any_change(tmp_path, peer_port):
+    inventory = declare(tmp_path, {"payments": ["db1", "db2", "db3"]}, peer_port)
+    printed = refusal(
+        inventory, "playbooks/upgrade_major.yml", "-e", "postgresql_upgrade_confirm=true"
+    )
+    for host in ("db1", "db2", "db3"):
+        assert (
+            f"{host} is a member of the Patroni cluster payments, which this playbook cannot "
+            "upgrade in place: build a cluster on the new major and cut over to it as "
+            'docs/operations.md says ("Move a Patroni cluster to a new PostgreSQL major"); '
+            "nothing was changed."
+        ) in printed, printed[-3000:]

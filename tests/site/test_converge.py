@@ -129,7 +129,7 @@ def test_a_cluster_at_another_major_fails_before_any_change_and_points_to_the_up
     assert (
         f"The cluster {site.cluster} on localhost exists at PostgreSQL {VERSION}, and the "
         f"inventory asks for {other}: changing the major is a deliberate upgrade, so run "
-        "playbooks/upgrade-major.yml (runbook in docs/operations.md), or set "
+        "playbooks/upgrade_major.yml (runbook in docs/operations.md), or set "
         f"postgresql_version: {VERSION} to keep the cluster as it is." in output
     ), printed(result)
     assert not Path(f"/etc/postgresql/{other}/{site.cluster}").exists()

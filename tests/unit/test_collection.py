@@ -64,3 +64,17 @@ def test_the_build_leaves_out_every_secret_at_any_depth(tmp_path):
                    and b"planted secret" in archive.extractfile(name).read()]  # fmt: skip
     assert shipped == [], shipped
     assert "inventories/example/group_vars/dbservers/vault.yml.example" in names
+
+
+def test_every_playbook_is_called_by_its_collection_name():
+    """A collection's resource name is letters, digits and _ (a hyphen cannot be called)."""
+    names = sorted(path.stem for path in (ROOT / "playbooks").glob("*.yml"))
+    assert [name for name in names if not re.fullmatch(r"[a-z][a-z0-9_]*", name)] == []
+    checked = subprocess.run(
+        [str(BIN / "ansible-playbook"), "--syntax-check", "-i", "localhost,",
+         *(f"backend_db.postgresql.{name}" for name in names)],
+        capture_output=True, text=True, cwd=ROOT, timeout=120, check=False,
+    )  # fmt: skip
+    assert checked.returncode == 0, checked.stdout[-2000:] + checked.stderr[-2000:]
+    for name in names:
+        assert f"ansible_collections/backend_db/postgresql/playbooks/{name}.yml" in checked.stdout

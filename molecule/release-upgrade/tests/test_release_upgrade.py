@@ -85,7 +85,7 @@ def test_the_migrations_run_from_a_virtualenv_for_debian_13_s_python(host):
 
 
 def test_before_its_confirmation_the_upgrade_refused_and_a_check_only_said_the_plan():
-    """prepare.yml ran playbooks/upgrade-major.yml unconfirmed, then with --check."""
+    """prepare.yml ran playbooks/upgrade_major.yml unconfirmed, then with --check."""
     previews = json.loads(
         (Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "previews.json").read_text()
     )
