@@ -177,6 +177,33 @@ def test_every_member_keeps_the_postgresql_roles_guarantees():
         assert " trust" not in hba and " md5" not in hba
 
 
+# Patroni's own replication connection to its server (use_unix_socket_repl is off): TCP
+# to localhost, as the replication role its configuration names (run as postgres).
+LOCAL_REPLICATION = """
+import subprocess, sys, yaml
+settings = yaml.safe_load(open("/etc/patroni/config.yml"))
+role = settings["postgresql"]["authentication"]["replication"]
+dsn = ("host=localhost port=5432 dbname=postgres replication=database connect_timeout=5"
+       f" user={role['username']} sslmode={role['sslmode']} sslrootcert={role['sslrootcert']}")
+done = subprocess.run(["psql", "-XAt", dsn, "-c", "IDENTIFY_SYSTEM"], capture_output=True,
+                      text=True, env={"PATH": "/usr/bin:/bin", "PGPASSWORD": role["password"]})
+sys.stdout.write(done.stdout)
+sys.stderr.write(done.stderr)
+sys.exit(done.returncode)
+"""
+
+
+def test_each_member_reads_its_own_timeline_over_a_local_replication_connection():
+    # Without it Patroni cannot tell whether a leader that comes back after a partition
+    # diverged, so it never rewinds it: the member stays "running", streaming nothing.
+    for name in MEMBERS:
+        identified = member(name).run("runuser -u postgres -- python3 -c %s", LOCAL_REPLICATION)
+        assert identified.rc == 0, f"{name}: {identified.stderr}"
+        system, timeline, *_ = identified.stdout.strip().split("|")
+        assert system == local_sql(name, "SELECT system_identifier FROM pg_control_system()")
+        assert int(timeline) >= 1
+
+
 def stanza() -> dict:
     """The cluster's stanza as the repository on the application host describes it."""
     listed = testinfra.get_host(f"podman://{APP}").run(f"{REPOSITORY} --output=json info")
