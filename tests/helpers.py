@@ -18,6 +18,7 @@ from ansible_collections.backend_db.postgresql.plugins.module_utils.alembic_migr
 from devtools.paths import BIN, MIGRATIONS, ROOT
 from devtools.revisions import head_revision, lineage  # noqa: F401 (the tests' helpers)
 from devtools.site import drop_cluster, recap  # noqa: F401 (the tests' helpers)
+from devtools.waits import run_bounded
 
 # The repository is this collection; ansible.cfg's collections_path finds it here.
 COLLECTION = "backend_db.postgresql"
@@ -142,13 +143,13 @@ def run_module(
         env.update(
             ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json"
         )
-    completed = subprocess.run(
+    completed = run_bounded(
         [
             str(BIN / "ansible"), "localhost", "-i", "localhost,", "-c", "local",
             "-e", f"ansible_python_interpreter={sys.executable}",
             "-m", f"{COLLECTION}.{module}", "-a", " ".join(module_args), *extra,
         ],
-        capture_output=True, text=True, env=env, cwd=ROOT, timeout=120,
+        120, f"ansible -m {module}", env=env, cwd=ROOT,
     )  # fmt: skip
     if not json_output:
         return completed, None
@@ -157,10 +158,9 @@ def run_module(
 
 def module_manual(module: str) -> str:
     """What `ansible-doc` prints for one of the project's modules; fails if it cannot."""
-    completed = subprocess.run(
-        [str(BIN / "ansible-doc"), f"{COLLECTION}.{module}"],
-        capture_output=True, text=True, cwd=ROOT, env=ansible_env(), timeout=60,
-    )  # fmt: skip
+    completed = run_bounded(
+        [str(BIN / "ansible-doc"), f"{COLLECTION}.{module}"], 60, cwd=ROOT, env=ansible_env()
+    )
     assert completed.returncode == 0, completed.stderr
     return completed.stdout
 
@@ -168,10 +168,12 @@ def module_manual(module: str) -> str:
 def documented_options(module: str) -> dict:
     """The options one of the project's modules documents, as `ansible-doc` reads them:
     its own DOCUMENTATION with its doc fragments (the connection options) merged in."""
-    completed = subprocess.run(
+    completed = run_bounded(
         [str(BIN / "ansible-doc"), "--json", f"{COLLECTION}.{module}"],
-        capture_output=True, text=True, cwd=ROOT, env=ansible_env(), timeout=60,
-    )  # fmt: skip
+        60,
+        cwd=ROOT,
+        env=ansible_env(),
+    )
     assert completed.returncode == 0, completed.stderr
     return json.loads(completed.stdout)[f"{COLLECTION}.{module}"]["doc"]["options"]
 

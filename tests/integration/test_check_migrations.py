@@ -9,15 +9,14 @@ from pathlib import Path
 
 import pytest
 
+from devtools.waits import run_bounded
 from tests.helpers import add_locale_to_the_model, add_revision, head_revision
 
 HEAD = head_revision()
 
 
 def run_script(project: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, *args], capture_output=True, text=True, cwd=project, timeout=300
-    )
+    return run_bounded([sys.executable, *args], 300, cwd=project)
 
 
 def test_the_projects_own_migrations_pass(project):

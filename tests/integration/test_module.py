@@ -16,6 +16,7 @@ from ansible_collections.backend_db.postgresql.plugins.module_utils.result impor
 from ansible_collections.backend_db.postgresql.plugins.modules import alembic_migrate
 from devtools.paths import MIGRATIONS, ROOT
 from devtools.pgserver import TemporaryPostgres
+from devtools.waits import run_bounded
 from scripts import write_doc_fragment
 from tests.helpers import (
     BIN,
@@ -108,10 +109,7 @@ def test_ansible_doc_is_the_manual():
 
 def alembic_by_hand(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     """The alembic command line, run from the repository root."""
-    return subprocess.run(
-        [str(BIN / "alembic"), *args], capture_output=True, text=True, cwd=ROOT, env=env,
-        timeout=120,
-    )  # fmt: skip
+    return run_bounded([str(BIN / "alembic"), *args], 120, cwd=ROOT, env=env)
 
 
 def test_alembic_by_hand_from_the_repository_root_with_database_url(database):

@@ -10,6 +10,7 @@ import pytest
 from ansible_collections.backend_db.postgresql.plugins.module_utils.alembic_migration import (
     MigrationError,
 )
+from devtools.waits import run_bounded
 from tests.helpers import (
     add_locale_revision,
     add_locale_to_the_model,
@@ -22,9 +23,7 @@ HEAD = head_revision()
 
 
 def script(project, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, *args], capture_output=True, text=True, cwd=project, timeout=300
-    )
+    return run_bounded([sys.executable, *args], 300, cwd=project)
 
 
 def with_a_user(database):

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import os
 import socket
-import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
 from devtools.paths import ROOT
+from devtools.waits import run_bounded
 from tests.helpers import BIN
 
 # The controller's own work, alike whatever the host's release.
@@ -61,9 +61,8 @@ def declare(
 
 
 def refusal(inventory: Path, playbook: str = "playbooks/server.yml", *args: str) -> str:
-    result = subprocess.run(
-        [str(BIN / "ansible-playbook"), "-i", str(inventory), playbook, *args],
-        capture_output=True, text=True, cwd=ROOT, timeout=300,
+    result = run_bounded(
+        [str(BIN / "ansible-playbook"), "-i", str(inventory), playbook, *args], 300, cwd=ROOT,
         env=dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_FORCE_COLOR="0",
                  PATH=f"{BIN}:{os.environ['PATH']}"),
     )  # fmt: skip

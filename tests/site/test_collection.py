@@ -22,14 +22,14 @@ import pytest
 import yaml
 
 from devtools.paths import ROOT
-from devtools.pgserver import free_port, server_major
-from devtools.waits import printed
+from devtools.pgserver import free_port
+from devtools.site import VERSION
+from devtools.waits import printed, run_bounded
 from tests.helpers import BIN, drop_cluster, recap
 
 # The controller's own work, alike whatever the host's release.
 pytestmark = pytest.mark.controller
 
-VERSION = server_major()
 REVISION = "a1b2c3d4e5f6"
 
 # The application's own project: a model, its Alembic environment and one revision.
@@ -178,10 +178,7 @@ class Consumer:
             os.environ, ANSIBLE_CONFIG=str(self.app / "ansible.cfg"), ANSIBLE_FORCE_COLOR="0",
             PATH=f"{BIN}:{os.environ['PATH']}",
         )  # fmt: skip
-        return subprocess.run(
-            [str(BIN / command[0]), *command[1:]], capture_output=True, text=True,
-            cwd=cwd or self.app, env=env, timeout=900, check=False,
-        )  # fmt: skip
+        return run_bounded([str(BIN / command[0]), *command[1:]], 900, cwd=cwd or self.app, env=env)
 
     def play(self, *args: str) -> subprocess.CompletedProcess:
         return self.run("ansible-playbook", "-i", "hosts.yml", "site.yml", *args)
