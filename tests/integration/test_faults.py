@@ -147,19 +147,25 @@ def test_a_frozen_runner_releases_its_table_lock_within_seconds(database, script
     wait_for(lambda: advisory_locks(database) == 0, 15, "the migration lock to be released")
 
 
-def test_server_terminating_the_backend_mid_revision_is_reported_and_rolled_back(
-    postgres, database, stalling
-):
+def migrate_in_background(database, scripts) -> tuple[threading.Thread, dict]:
+    """run() in a started thread; the dict gets the exception it raised, as "error"."""
     outcome: dict[str, BaseException] = {}
 
-    def migrate_in_thread():
+    def migrate():
         try:
-            run(database, stalling)
+            run(database, scripts)
         except BaseException as exc:
             outcome["error"] = exc
 
-    thread = threading.Thread(target=migrate_in_thread)
+    thread = threading.Thread(target=migrate)
     thread.start()
+    return thread, outcome
+
+
+def test_server_terminating_the_backend_mid_revision_is_reported_and_rolled_back(
+    postgres, database, stalling
+):
+    thread, outcome = migrate_in_background(database, stalling)
     pid = wait_for(lambda: stalled_backend(database), 30, "the revision to be in progress")
     admin = sa.create_engine(postgres.url(), poolclass=sa.NullPool)
     with admin.connect() as connection:
@@ -188,17 +194,8 @@ def test_a_locked_table_makes_the_migration_give_up_while_traffic_keeps_flowing(
     blocker = database.engine().connect()
     blocker.execute(sa.text("SELECT count(*) FROM users"))  # holds ACCESS SHARE until rollback
 
-    outcome: dict[str, BaseException] = {}
-
-    def migrate_in_thread():
-        try:
-            run(database, scripts)
-        except BaseException as exc:
-            outcome["error"] = exc
-
-    thread = threading.Thread(target=migrate_in_thread)
     started = time.monotonic()
-    thread.start()
+    thread, outcome = migrate_in_background(database, scripts)
     app = database.engine().connect()
     # The schedule's longest attempt is 2 s: no query may wait longer than that.
     app.exec_driver_sql("SET statement_timeout = '2.5s'")
