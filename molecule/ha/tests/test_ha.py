@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import testinfra
+import yaml
 
 from devtools import waits
 from devtools.container import install_pgpass, molecule_playbook, secret
@@ -473,6 +474,32 @@ def converges_without_change():
     converged = playbook("molecule/ha/converge.yml")
     assert converged.returncode == 0, printed(converged)
     assert changes(converged) == {"0"}, printed(converged)
+
+
+def dynamic_settings() -> dict:
+    """The cluster's dynamic settings, as Patroni keeps them in etcd."""
+    for name in running():
+        shown = member(name).run(f"{PATRONICTL} show-config")
+        if shown.rc == 0:
+            return yaml.safe_load(shown.stdout)
+    raise AssertionError("no member answers patronictl show-config")
+
+
+def test_a_dynamic_setting_changed_in_the_inventory_reaches_the_cluster_through_its_leader():
+    # Written into etcd only when the cluster was made: a later change must still arrive.
+    assert dynamic_settings()["maximum_lag_on_failover"] == 1048576
+    changed = playbook("molecule/ha/converge.yml", "-e", "patroni_maximum_lag_on_failover=2097152")
+    assert changed.returncode == 0, printed(changed)
+    # Sent once, by the leader (every member's settings file, whose bootstrap section holds
+    # the same values, is rewritten too and reloaded: no restart).
+    folded = " ".join(changed.stdout.split())
+    sent = folded.split("dynamic settings follow the inventory] ")[1].split("TASK [")[0]
+    assert sent.count("changed: [") == 1, sent
+    assert dynamic_settings()["maximum_lag_on_failover"] == 2097152
+    # And back: the converge after the drills (next) must then change nothing.
+    restored = playbook("molecule/ha/converge.yml")
+    assert restored.returncode == 0, printed(restored)
+    assert dynamic_settings()["maximum_lag_on_failover"] == 1048576
 
 
 # Molecule's group variables keep the cluster's generated passwords here (molecule.yml).
