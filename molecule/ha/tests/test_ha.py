@@ -179,12 +179,13 @@ def test_every_member_keeps_the_postgresql_roles_guarantees():
 
 
 # Patroni's own replication connection to its server (use_unix_socket_repl is off): TCP
-# to localhost, as the replication role its configuration names (run as postgres).
+# to localhost, a physical replication connection as the role its configuration names
+# (run as postgres; pg_hba.conf matches it by the keyword replication).
 LOCAL_REPLICATION = """
 import subprocess, sys, yaml
 settings = yaml.safe_load(open("/etc/patroni/config.yml"))
 role = settings["postgresql"]["authentication"]["replication"]
-dsn = ("host=localhost port=5432 dbname=postgres replication=database connect_timeout=5"
+dsn = ("host=localhost port=5432 dbname=postgres replication=true connect_timeout=5"
        f" user={role['username']} sslmode={role['sslmode']} sslrootcert={role['sslrootcert']}")
 done = subprocess.run(["psql", "-XAt", dsn, "-c", "IDENTIFY_SYSTEM"], capture_output=True,
                       text=True, env={"PATH": "/usr/bin:/bin", "PGPASSWORD": role["password"]})
