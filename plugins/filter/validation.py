@@ -1,16 +1,17 @@
-"""Filters that check the roles' variables (plugins/module_utils/validation.py)."""
+"""Filters that check the roles' variables (plugins/module_utils/validation*.py)."""
 
 from __future__ import annotations
 
 DOCUMENTATION = r"""
 ---
-name: postgresql_variable_errors
-short_description: Every problem with the postgresql role's variables, one sentence each
+name: variable_errors
+short_description: Every problem with a role's variables, one sentence each
 description:
-  - Takes the role's variables by name and returns a list of sentences, each naming a
-    variable and what it must be - names, addresses, paths and settings that reach
-    PostgreSQL's configuration files, checked by their type, range and syntax (a line
-    break or a quote can never reach a file). Empty when all are well-formed.
+  - Takes a role's variables by name (its argument_specs options, as the inventory set
+    them) and returns a list of sentences, each naming a variable and what it must be -
+    names, addresses, ports, paths, settings and certificates that reach files, commands
+    and SQL, checked by their type, range and syntax (a line break or a quote can never
+    reach a file), and how they fit together. Empty when all are well-formed.
   - C(missing_libraries) returns the names of a list of libraries that the host's
     PostgreSQL lib directory (a list of its C(.so) paths) does not have.
 version_added: "0.1.0"
@@ -20,6 +21,19 @@ options:
     description: The role's variables by name.
     type: dict
     required: true
+  role:
+    description: The role whose variables these are.
+    type: str
+    required: true
+    choices: [postgresql, app_database, backup, migrations, haproxy, patroni]
+  context:
+    description:
+      - What the role's checks need to know of the play, by role - C(app_database)
+        C(offered_extensions); C(backup) C(host), C(inventory), C(play_hosts),
+        C(cluster), C(members), C(hostvars); C(migrations) C(play_hosts); C(haproxy)
+        C(clusters), C(groups).
+    type: dict
+    default: {}
 """
 
 EXAMPLES = r"""
@@ -30,7 +44,7 @@ EXAMPLES = r"""
   vars:
     errors: >-
       {{ {'postgresql_client_roles': ['backend_app']}
-         | backend_db.postgresql.postgresql_variable_errors }}
+         | backend_db.postgresql.variable_errors('postgresql') }}
 """
 
 RETURN = r"""
@@ -40,16 +54,36 @@ _value:
   elements: str
 """
 
-from ansible_collections.backend_db.postgresql.plugins.module_utils.validation import (  # noqa: E402
+from ansible_collections.backend_db.postgresql.plugins.module_utils.validation_postgresql import (  # noqa: E402
     missing_libraries,
     postgresql_errors,
 )
+from ansible_collections.backend_db.postgresql.plugins.module_utils.validation_roles import (  # noqa: E402
+    app_database_errors,
+    backup_errors,
+    haproxy_errors,
+    migrations_errors,
+    patroni_errors,
+)
+
+CHECKS = {
+    "postgresql": postgresql_errors,
+    "app_database": app_database_errors,
+    "backup": backup_errors,
+    "migrations": migrations_errors,
+    "haproxy": haproxy_errors,
+    "patroni": patroni_errors,
+}
+
+
+def variable_errors(variables, role, context=None):
+    return CHECKS[role](dict(variables), dict(context or {}))
 
 
 class FilterModule:
     def filters(self):
         return {
-            "postgresql_variable_errors": lambda variables: postgresql_errors(dict(variables)),
+            "variable_errors": variable_errors,
             "missing_libraries": lambda names, installed: missing_libraries(
                 list(names), list(installed)
             ),

@@ -123,6 +123,20 @@ def refusal(inventory: Path, playbook: str = "playbooks/server.yml", *args: str)
             "backup_enabled is True here but not on db3: the members of the Patroni cluster "
             "payments share one stanza, so give them one value",
         ),
+        (
+            {"payments": ["db1", "db2", "db3"]},
+            {"db2": {"patroni_address": '10.0.0.2"\nETCD_UNSAFE=1'}},
+            "Invalid patroni role variables: patroni_address holds a line break or another "
+            "control character, no file takes one; patroni_address must be this member's IP "
+            "address or host name, which the others reach it at, not 10.0.0.2",
+        ),
+        (
+            {"payments": ["db1", "db2", "db3"]},
+            {"db2": {"patroni_ttl": 10, "patroni_rewind_user": "postgres"}},
+            "Invalid patroni role variables: patroni_rewind_user must be a role name other than "
+            "postgres, not postgres; patroni_ttl (10) must be at least patroni_loop_wait + 2 x "
+            "patroni_retry_timeout (15), or a leader loses its key while it still runs.",
+        ),
     ],
     ids=[
         "two-etcd-members",
@@ -133,6 +147,8 @@ def refusal(inventory: Path, playbook: str = "playbooks/server.yml", *args: str)
         "cluster-backups-without-repository-host",
         "cluster-member-as-repository-host",
         "cluster-members-disagreeing-on-backups",
+        "a-members-address-with-a-line-break",
+        "a-members-users-and-timings",
     ],
 )
 def test_a_cluster_that_cannot_work_is_refused_before_any_change(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from ansible_collections.backend_db.postgresql.plugins.module_utils.validation import (
+from ansible_collections.backend_db.postgresql.plugins.module_utils.validation_postgresql import (
     missing_libraries,
     postgresql_errors,
 )

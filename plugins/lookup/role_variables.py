@@ -1,0 +1,71 @@
+"""Lookup role_variables: a role's variables by name, as its argument specs list them."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+name: role_variables
+short_description: Every variable a role takes, by name, with the value this run gives it
+description:
+  - Reads the options of the role's C(main) entry point from its
+    C(meta/argument_specs.yml) and returns one mapping of each option's name to its value
+    in this run, templated as C(ansible.builtin.vars) would (an undefined one is an empty
+    string). The argument specs are the one list of what a role takes, so a variable added
+    there is validated without being listed again.
+  - The roles pass the mapping to the C(backend_db.postgresql.variable_errors) filter.
+version_added: "0.1.0"
+author: backend-db developers (!UNKNOWN)
+options:
+  _terms:
+    description: The role's directory (its C(role_path)).
+    required: true
+"""
+
+EXAMPLES = r"""
+- name: The role's variables are well-formed
+  ansible.builtin.assert:
+    that: errors | length == 0
+    fail_msg: "{{ errors | join('; ') }}"
+  vars:
+    errors: >-
+      {{ lookup('backend_db.postgresql.role_variables', role_path)
+         | backend_db.postgresql.variable_errors('backup') }}
+"""
+
+RETURN = r"""
+_raw:
+  description: One mapping of the role's variable names to their values.
+  type: list
+  elements: dict
+"""
+
+import os  # noqa: E402
+
+import yaml  # noqa: E402
+from ansible.errors import AnsibleError  # noqa: E402
+from ansible.plugins.loader import lookup_loader  # noqa: E402
+from ansible.plugins.lookup import LookupBase  # noqa: E402
+
+
+def option_names(role_path: str) -> list:
+    """The options of a role's main entry point, in the order its argument specs give them."""
+    path = os.path.join(role_path, "meta", "argument_specs.yml")
+    try:
+        with open(path, encoding="utf-8") as specs:
+            entry = yaml.safe_load(specs)["argument_specs"]["main"]
+    except (OSError, KeyError, TypeError, yaml.YAMLError) as error:
+        raise AnsibleError(f"The role's argument specs {path} cannot be read: {error}") from None
+    return list((entry.get("options") or {}).keys())
+
+
+class LookupModule(LookupBase):
+    def run(self, terms, variables=None, **kwargs):
+        values = lookup_loader.get(
+            "ansible.builtin.vars", loader=self._loader, templar=self._templar
+        )
+        results = []
+        for role_path in terms:
+            names = option_names(str(role_path))
+            found = values.run(names, variables, default="") if names else []
+            results.append(dict(zip(names, found, strict=True)))
+        return results

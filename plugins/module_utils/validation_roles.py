@@ -1,0 +1,344 @@
+"""What the app_database, backup, migrations, haproxy and patroni roles' variables may say.
+
+Each function takes a role's variables by name (all its argument_specs options, as the
+inventory set them) and what the checks need to know of the play (its hosts, the
+inventory's groups, the other hosts' variables), and returns one sentence per problem.
+The shared checks live in validation.py.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ansible_collections.backend_db.postgresql.plugins.module_utils.validation import (
+    NAME,
+    certificate_errors,
+    control_errors,
+    counts_errors,
+    is_address,
+    name_errors,
+    path_errors,
+    port_errors,
+    positive,
+    shown,
+    whole,
+)
+
+# The app_database role's names: lower case, so that they are never quoted.
+IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+# An extension's name as its control file spells it.
+EXTENSION = re.compile(r"^[a-z0-9_][a-z0-9_-]{0,62}$")
+# A password the application's connection strings carry: printable ASCII, no space.
+PRINTABLE = re.compile(r"^[\x21-\x7e]+$")
+# A pgBackRest stanza, which names files and directories of the repository.
+STANZA = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}$")
+# A host name, an IP address or a user name, as pgBackRest's configuration takes them.
+HOST_OR_USER = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:-]*$")
+# A systemd calendar event (OnCalendar=), such as "Mon..Sat *-*-* 01:30:00".
+CALENDAR = re.compile(r"^[A-Za-z0-9*,.:/~ -]+$")
+# An Alembic revision: head, base, an id, or one relative to them (head-1, +2).
+REVISION = re.compile(r"^[A-Za-z0-9_.+@-]+$")
+# The migration's lock settings: seconds (or counts) above zero, or a list of seconds.
+LOCK_NUMBERS = (
+    "migrations_migration_lock_timeout",
+    "migrations_lock_wait_timeout",
+    "migrations_lock_timeout",
+    "migrations_lock_retries",
+    "migrations_statement_lock_timeout",
+    "migrations_statement_lock_retries",
+)
+# An inventory group's name, as Ansible takes it.
+GROUP = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# A Python distribution's name as pip takes it (no version pins or options).
+PACKAGE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+# Directories the migrations role would share with others: it needs one of its own.
+SHARED_DIRECTORIES = ("/", "/opt", "/tmp", "/etc", "/usr", "/var", "/root", "/home")  # noqa: S108
+
+
+def app_database_errors(variables: dict, context: dict) -> list[str]:
+    """context: offered_extensions, the extensions the server offers (empty: not known)."""
+    v = variables
+    errors = control_errors(v, "app_database_")
+    for name in ("app_database_name", "app_database_owner", "app_database_app_user"):
+        if not isinstance(v.get(name), str) or not IDENTIFIER.match(v[name]):
+            errors.append(
+                f"{name} must be a lower-case SQL identifier such as backend,"
+                f" not {shown(v.get(name))}"
+            )
+    if v.get("app_database_owner") == v.get("app_database_app_user"):
+        errors.append("app_database_owner and app_database_app_user must be different roles")
+    passwords = ("app_database_owner_password", "app_database_app_password")
+    monitor = v.get("app_database_monitor_password")
+    for name in (*passwords, "app_database_monitor_password"):
+        if not isinstance(v.get(name), str):
+            errors.append(f"{name} must be a string (quote it in the inventory)")
+        elif name in passwords and (len(v[name]) < 16 or not PRINTABLE.match(v[name])):
+            errors.append(f"{name} must have 16 or more printable ASCII characters and no space")
+    if v.get(passwords[0]) == v.get(passwords[1]):
+        errors.append("app_database_owner_password and app_database_app_password must differ")
+    user = v.get("app_database_monitor_user")
+    if (
+        not isinstance(user, str)
+        or not IDENTIFIER.match(user)
+        or user
+        in (
+            v.get("app_database_owner"),
+            v.get("app_database_app_user"),
+        )
+    ):
+        errors.append(
+            "app_database_monitor_user must be a lower-case SQL identifier other than the owner"
+            f" and runtime roles, not {shown(user)}"
+        )
+    if isinstance(monitor, str) and monitor and len(monitor) < 16:
+        errors.append("app_database_monitor_password must have 16 or more characters")
+    limit = v.get("app_database_app_connection_limit")
+    if limit != -1 and whole(limit) is None:
+        errors.append(
+            "app_database_app_connection_limit must be a whole number, or -1 for no limit, not"
+            f" {shown(v.get('app_database_app_connection_limit'))}"
+        )
+    errors += name_errors(
+        "app_database_rotate_passwords", v.get("app_database_rotate_passwords"), NAME, "role name"
+    )
+    errors += port_errors("app_database_login_port", v.get("app_database_login_port"))
+    errors += path_errors("app_database_login_unix_socket", v.get("app_database_login_unix_socket"))
+    extensions = v.get("app_database_extensions")
+    if not isinstance(extensions, list):
+        return [*errors, "app_database_extensions must be a list of extension names"]
+    errors += [
+        f"app_database_extensions has {shown(name)}, which is not an extension name such as"
+        " pg_stat_statements"
+        for name in extensions
+        if not isinstance(name, str) or not EXTENSION.match(name)
+    ]
+    offered = context.get("offered_extensions") or []
+    unknown = [name for name in extensions if isinstance(name, str) and name not in offered]
+    if offered and unknown:
+        errors.append(
+            f"app_database_extensions has {', '.join(map(shown, unknown))}, which PostgreSQL on"
+            " this host does"
+            " not offer: install the package that provides it (postgresql_extra_packages) or"
+            " remove it from the list"
+        )
+    return errors
+
+
+def _peer(hostvars: object, host: str, name: str, default: object) -> object:
+    """Another host's variable as the inventory sets it (role defaults are not there)."""
+    try:
+        return hostvars[host].get(name, default)  # type: ignore[index]
+    except (KeyError, AttributeError):
+        return default
+
+
+def backup_errors(variables: dict, context: dict) -> list[str]:
+    """context: host, inventory (every host), play_hosts, cluster and members (its Patroni
+    cluster, if any, and that cluster's hosts), hostvars."""
+    v, host, hostvars = variables, context["host"], context["hostvars"]
+    cluster, members = context.get("cluster") or "", context.get("members") or [host]
+    errors = control_errors(v, "backup_")
+    path = v.get("backup_repo_path")
+    if not isinstance(path, str) or not path.startswith("/") or ".." in path.split("/"):
+        errors.append(
+            "backup_repo_path must be an absolute path such as /var/lib/pgbackrest, not"
+            f" {shown(path)}"
+        )
+    else:
+        errors += path_errors("backup_repo_path", path)
+    passphrase = v.get("backup_repo_cipher_pass")
+    if passphrase in (None, ""):
+        errors.append("backup_repo_cipher_pass must be set (vault it): it encrypts the repository")
+    elif not isinstance(passphrase, str) or len(passphrase) < 20 or re.search(r"\s", passphrase):
+        errors.append("backup_repo_cipher_pass must have 20 or more characters and no white space")
+    repo_host = v.get("backup_repo_host") or ""
+    stanza = v.get("backup_stanza")
+    for name in ("backup_repo_host_address", "backup_pg_host_address", "backup_repo_user"):
+        # Without a repository host, they are not used (the address is empty then).
+        if (repo_host or v.get(name)) and not HOST_OR_USER.match(str(v.get(name))):
+            errors.append(
+                f"{name} must be a host name, an IP address or a user name, not"
+                f" {shown(v.get(name))}"
+            )
+    if repo_host:
+        if repo_host not in context["inventory"] or repo_host == host:
+            errors.append(
+                "backup_repo_host must be the inventory name of another host that keeps the"
+                f" repository (or empty to keep it on this server), not {shown(repo_host)}"
+            )
+        sharing = [
+            other
+            for other in context["play_hosts"]
+            if other not in members
+            and _peer(hostvars, other, "backup_repo_host", "") == repo_host
+            and _peer(
+                hostvars,
+                other,
+                "backup_stanza",
+                _peer(hostvars, other, "postgresql_cluster", "main"),
+            )
+            == stanza
+        ]
+        if sharing:
+            errors.append(
+                f"backup_stanza {stanza} is also the stanza of {', '.join(sharing)} on repository"
+                f" host {repo_host}: give each server its own backup_stanza"
+            )
+    if cluster:
+        if not repo_host:
+            errors.append(
+                f"backup_repo_host must name a host outside the Patroni cluster {cluster} to keep"
+                " its repository (every member that leads archives there), or set"
+                " backup_enabled: false for its members"
+            )
+        elif repo_host in members:
+            errors.append(
+                f"backup_repo_host {repo_host} is a member of the Patroni cluster {cluster}: its"
+                " repository would be lost with it, so name a host outside the cluster"
+            )
+        shared = {"backup_enabled": True, "backup_repo_host": "", "backup_stanza": cluster}
+        for name, default in shared.items():
+            mine = str(v.get(name))
+            differing = [
+                other
+                for other in members
+                if other != host and str(_peer(hostvars, other, name, default)) != mine
+            ]
+            if differing:
+                errors.append(
+                    f"{name} is {mine} here but not on {', '.join(differing)}: the members of the"
+                    f" Patroni cluster {cluster} share one stanza, so give them one value"
+                )
+    for name in ("backup_full_schedule", "backup_diff_schedule"):
+        if not isinstance(v.get(name), str) or not CALENDAR.match(v[name]):
+            errors.append(
+                f"{name} must be a systemd calendar event such as Sun *-*-* 01:30:00,"
+                f" not {shown(v.get(name))}"
+            )
+    if not isinstance(stanza, str) or not STANZA.match(stanza):
+        errors.append(
+            f"backup_stanza must be a name of letters, digits, _ . and -, not {shown(stanza)}"
+        )
+    errors += counts_errors(
+        v,
+        (
+            "backup_retention_full",
+            "backup_retention_diff",
+            "backup_process_max",
+            "backup_archive_timeout",
+            "backup_restore_wait_seconds",
+        ),
+    )
+    return errors
+
+
+def migrations_errors(variables: dict, context: dict) -> list[str]:
+    """context: play_hosts, the hosts of the play (one of which runs the migration)."""
+    v = variables
+    run_on, hosts = v.get("migrations_run_on"), context["play_hosts"]
+    if run_on not in hosts:
+        return [
+            f"migrations_run_on must be a host of this play (one of {', '.join(hosts)}),"
+            f" not {shown(run_on)}"
+        ]
+    errors = control_errors(v, "migrations_", ("migrations_ca_certificate",))
+    errors += port_errors("migrations_login_port", v.get("migrations_login_port"))
+    for name in ("migrations_install_dir", "migrations_ca_cert_path", "migrations_system_python"):
+        errors += path_errors(name, v.get(name))
+    install = str(v.get("migrations_install_dir")).rstrip("/") or "/"
+    if install in SHARED_DIRECTORIES:
+        errors.append(f"migrations_install_dir must be a directory of its own, not {install}")
+    login_host = v.get("migrations_login_host") or ""
+    if login_host and not is_address(login_host) and path_errors("", login_host):
+        errors.append(
+            "migrations_login_host must be an IP address, a host name or a socket directory,"
+            f" not {shown(login_host)}"
+        )
+    for name in ("migrations_login_user", "migrations_login_db", "migrations_database"):
+        if v.get(name) not in (None, "") and not NAME.match(str(v.get(name))):
+            errors.append(f"{name} must be a role or database name, not {shown(v.get(name))}")
+    revision = v.get("migrations_revision")
+    if not isinstance(revision, str) or not REVISION.match(revision):
+        errors.append(
+            f"migrations_revision must be head, base or a revision id, not {shown(revision)}"
+        )
+    errors += name_errors(
+        "migrations_python_packages", v.get("migrations_python_packages"), PACKAGE, "package name"
+    )
+    for name in LOCK_NUMBERS:
+        if v.get(name) not in (None, "") and not positive(v.get(name)):
+            errors.append(f"{name} must be a number above 0, not {shown(v.get(name))}")
+    schedule = v.get("migrations_lock_timeouts")
+    if schedule not in (None, "") and (
+        not isinstance(schedule, list) or not schedule or not all(map(positive, schedule))
+    ):
+        errors.append(
+            "migrations_lock_timeouts must be a list of seconds above 0 such as [0.5, 1, 1],"
+            f" not {shown(schedule)}"
+        )
+    return errors + certificate_errors(
+        "migrations_ca_certificate", v.get("migrations_ca_certificate")
+    )
+
+
+def haproxy_errors(variables: dict, context: dict) -> list[str]:
+    """context: clusters (patroni_cluster_groups) and groups (the inventory's groups)."""
+    v = variables
+    cluster, clusters = v.get("haproxy_cluster"), context.get("clusters") or []
+    errors = control_errors(v, "haproxy_", ("haproxy_ca_certificate",))
+    if cluster not in clusters or not (context.get("groups") or {}).get(cluster):
+        errors.append(
+            f"haproxy_cluster is {shown(cluster)}, which is not a cluster the inventory declares:"
+            f" name one of patroni_cluster_groups ({', '.join(map(str, clusters))})"
+        )
+    if not is_address(v.get("haproxy_bind_address")):
+        errors.append(
+            "haproxy_bind_address must be *, an IP address or a host name, not"
+            f" {shown(v.get('haproxy_bind_address'))}"
+        )
+    ports = ("haproxy_primary_port", "haproxy_replica_port")
+    for name in (*ports, "haproxy_postgresql_port", "haproxy_restapi_port"):
+        errors += port_errors(name, v.get(name))
+    if str(v.get(ports[0])) == str(v.get(ports[1])):
+        errors.append("haproxy_primary_port and haproxy_replica_port must differ")
+    errors += counts_errors(
+        v, ("haproxy_check_interval_ms", "haproxy_check_fall", "haproxy_check_rise")
+    )
+    errors += path_errors("haproxy_ca_cert_path", v.get("haproxy_ca_cert_path"))
+    return errors + certificate_errors("haproxy_ca_certificate", v.get("haproxy_ca_certificate"))
+
+
+def patroni_errors(variables: dict, context: dict) -> list[str]:
+    """A cluster member's Patroni and etcd settings (context is not needed)."""
+    v = variables
+    errors = control_errors(v, "patroni_")
+    errors += name_errors(
+        "patroni_cluster_groups", v.get("patroni_cluster_groups"), GROUP, "inventory group name"
+    )
+    address = v.get("patroni_address")
+    if not is_address(address) or address in ("*", "localhost"):
+        errors.append(
+            "patroni_address must be this member's IP address or host name, which the others"
+            f" reach it at, not {shown(address)}"
+        )
+    for name in ("patroni_restapi_port", "patroni_etcd_client_port", "patroni_etcd_peer_port"):
+        errors += port_errors(name, v.get(name))
+    for name in ("patroni_replication_user", "patroni_rewind_user"):
+        value = v.get(name)
+        if not isinstance(value, str) or not NAME.match(value) or value == "postgres":
+            errors.append(f"{name} must be a role name other than postgres, not {shown(value)}")
+    for name in ("patroni_restapi_user", "patroni_etcd_user", "patroni_etcd_group"):
+        if not isinstance(v.get(name), str) or not NAME.match(v[name]):
+            errors.append(
+                f"{name} must be a name of letters, digits and _, not {shown(v.get(name))}"
+            )
+    timings = ("patroni_ttl", "patroni_loop_wait", "patroni_retry_timeout")
+    errors += counts_errors(v, timings)
+    ttl, loop_wait, retry = (whole(v.get(name)) for name in timings)
+    if ttl and loop_wait and retry and loop_wait + 2 * retry > ttl:
+        errors.append(
+            f"patroni_ttl ({ttl}) must be at least patroni_loop_wait + 2 x patroni_retry_timeout"
+            f" ({loop_wait + 2 * retry}), or a leader loses its key while it still runs"
+        )
+    errors += counts_errors(v, ("patroni_maximum_lag_on_failover",), minimum=0)
+    return errors

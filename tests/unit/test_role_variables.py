@@ -1,0 +1,223 @@
+"""Every role's every variable, tried with a line break, a quote and an out-of-range value.
+
+The variables come from each role's argument specs, as the roles' validation reads them
+(the role_variables lookup), so a variable added to a role is tried here without being
+listed: the class of mistake is refused, not the instances someone thought of. Each bad
+value must be refused in one sentence that names the variable.
+"""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from ansible_collections.backend_db.postgresql.plugins.filter.validation import variable_errors
+from ansible_collections.backend_db.postgresql.plugins.lookup.role_variables import option_names
+from devtools.paths import ROOT
+
+PASSWORD = "Pw0rd-that-is-long-enough-1234"
+CERT = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+# What a run gives the variables whose defaults are templates (or that have none).
+RUN_VALUES = {
+    "postgresql": {
+        "postgresql_client_databases": ["backend"],
+        "postgresql_client_roles": ["backend_owner", "backend_app"],
+        "postgresql_ca_dir": "/srv/inventory/.secrets/ca",
+        # As playbooks/server.yml passes them: the server's major as {version}.
+        "postgresql_snapshot_extra_paths": ["/etc/postgresql/{version}/main/conf.d/60-backup.conf"],
+    },
+    "app_database": {
+        "app_database_owner_password": PASSWORD,
+        "app_database_app_password": PASSWORD + "x",
+        "app_database_login_port": 5432,
+    },
+    "backup": {
+        "backup_stanza": "main",
+        "backup_repo_host_address": "",
+        "backup_pg_host_address": "db1",
+        "backup_repo_cipher_pass": PASSWORD,
+    },
+    "migrations": {
+        "migrations_project_dir": "/srv/backend-db",
+        "migrations_source_dir": "/srv/backend-db",
+        "migrations_ca_cert_path": "/etc/backend-db/ca.crt",
+        "migrations_ca_certificate": "",
+        "migrations_login_port": 5432,
+        "migrations_login_db": "backend",
+        "migrations_login_user": "backend_owner",
+        "migrations_login_password": PASSWORD,
+        "migrations_run_on": "db1",
+        "migrations_migration_lock_timeout": 300,
+    },
+    "haproxy": {"haproxy_cluster": "pg", "haproxy_ca_certificate": ""},
+    "patroni": {
+        "patroni_address": "10.0.0.5",
+        "patroni_secrets_dir": "/srv/inventory/.secrets/patroni",
+        **{
+            f"patroni_{name}_password": PASSWORD
+            for name in ("replication", "rewind", "restapi", "etcd_root", "etcd")
+        },
+    },
+}
+CONTEXTS = {
+    "postgresql": {},
+    "app_database": {"offered_extensions": ["pg_stat_statements", "pgcrypto"]},
+    "backup": {
+        "host": "db1",
+        "inventory": ["db1", "db2", "backup1"],
+        "play_hosts": ["db1"],
+        "cluster": "",
+        "members": ["db1"],
+        "hostvars": {},
+    },
+    "migrations": {"play_hosts": ["db1"]},
+    "haproxy": {"clusters": ["pg"], "groups": {"pg": ["db1", "db2", "db3"]}},
+    "patroni": {},
+}
+# Variables in which a quote is allowed, and why: nothing writes them where it could
+# end a quoted value or a name.
+SECRETS = {
+    "app_database_owner_password", "app_database_app_password", "app_database_monitor_password",
+    "backup_repo_cipher_pass", "migrations_login_password",
+    "patroni_replication_password", "patroni_rewind_password", "patroni_restapi_password",
+    "patroni_etcd_root_password", "patroni_etcd_password",
+    "postgresql_ssl_private_key", "postgresql_ca_private_key",
+}  # fmt: skip
+QUOTE_ALLOWED = SECRETS - {"postgresql_ssl_private_key", "postgresql_ca_private_key"} | {
+    # Secrets: SCRAM verifiers, INI values and YAML strings carry any printable character.
+    # Directories on the controller, which no file on a host holds.
+    "postgresql_ca_dir", "migrations_project_dir", "migrations_source_dir",
+    "migrations_sql_review_dir", "patroni_secrets_dir",
+}  # fmt: skip
+
+
+def specs(role: str) -> dict:
+    text = (ROOT / "roles" / role / "meta/argument_specs.yml").read_text()
+    return yaml.safe_load(text)["argument_specs"]["main"]["options"]
+
+
+def valid(role: str) -> dict:
+    defaults = yaml.safe_load((ROOT / "roles" / role / "defaults/main.yml").read_text())
+    names = option_names(str(ROOT / "roles" / role))
+    return {name: defaults.get(name) for name in names} | RUN_VALUES[role]
+
+
+def errors(role: str, **changed) -> list[str]:
+    return variable_errors(valid(role) | changed, role, CONTEXTS[role])
+
+
+def options(*types: str, skip=frozenset()) -> list:
+    """Every (role, variable) of these types, choices left to the argument specs."""
+    return [
+        pytest.param(role, name, id=name)
+        for role in RUN_VALUES
+        for name, spec in specs(role).items()
+        if spec.get("type", "str") in types and "choices" not in spec and name not in skip
+    ]
+
+
+def refused(role: str, name: str, value: object) -> list[str]:
+    found = errors(role, **{name: value})
+    assert any(name in error for error in found), (value, found)
+    assert all("\n" not in error for error in found), found
+    return found
+
+
+@pytest.mark.parametrize("role", RUN_VALUES)
+def test_the_defaults_pass_and_every_option_is_read(role):
+    assert errors(role) == []
+    assert set(valid(role)) == set(specs(role))
+
+
+@pytest.mark.parametrize("role, name", options("str", "path", "list", "dict"))
+def test_a_line_break_in_any_variable_is_refused_naming_it(role, name):
+    spec = specs(role)[name]
+    kind = spec.get("type", "str")
+    value = {"list": ["a\nb"], "dict": {"a": "b\nc"}}.get(kind, "a\nhost all all 0.0.0.0/0 trust")
+    if kind == "list" and spec.get("elements") == "dict":
+        value = [{"type": "local", "database": "all", "user": "all", "method": "peer\ntrust"}]
+    found = refused(role, name, value)
+    if name in SECRETS:
+        assert not any("trust" in error for error in found), "a secret is never shown"
+
+
+@pytest.mark.parametrize("role, name", options("str", "path", "list", skip=QUOTE_ALLOWED))
+def test_a_quote_in_any_variable_that_reaches_a_file_is_refused_naming_it(role, name):
+    spec = specs(role)[name]
+    if spec.get("type") == "list" and spec.get("elements", "str") != "str":
+        pytest.skip("a list of numbers or mappings: its elements' checks are tried elsewhere")
+    quoted = "o'brien"
+    refused(role, name, [quoted] if spec.get("type") == "list" else quoted)
+
+
+@pytest.mark.parametrize("role, name", options("int", "float"))
+def test_an_out_of_range_number_is_refused_naming_it(role, name):
+    refused(role, name, -7)
+
+
+def test_a_certificate_variable_holding_a_key_or_garbage_is_refused():
+    key = "-----BEGIN EC PRIVATE KEY-----\nMHc\n-----END EC PRIVATE KEY-----\n"
+    for role, name in (("migrations", "migrations_ca_certificate"),
+                       ("haproxy", "haproxy_ca_certificate")):  # fmt: skip
+        assert any("holds a private key" in error for error in refused(role, name, CERT + key))
+        assert not any("MHc" in error for error in refused(role, name, CERT + key))
+        assert any("not a certificate in PEM form" in e for e in refused(role, name, "garbage"))
+
+
+def test_the_migrations_role_keeps_to_a_directory_of_its_own_and_a_host_of_the_play():
+    for shared in ("/tmp", "/opt/", "/"):  # noqa: S108
+        assert any("a directory of its own" in e for e in refused("migrations",
+                   "migrations_install_dir", shared))  # fmt: skip
+    found = errors("migrations", migrations_run_on="nohost", migrations_login_port=0)
+    assert found == ["migrations_run_on must be a host of this play (one of db1), not nohost"]
+
+
+def test_patroni_timings_that_would_lose_the_leader_key_are_refused():
+    found = errors("patroni", patroni_ttl=10, patroni_loop_wait=5, patroni_retry_timeout=5)
+    assert found == [
+        "patroni_ttl (10) must be at least patroni_loop_wait + 2 x patroni_retry_timeout (15),"
+        " or a leader loses its key while it still runs"
+    ]
+
+
+def test_an_app_database_password_is_never_shown_and_a_number_is_named_as_such():
+    found = errors("app_database", app_database_app_password="short pass")
+    assert found == [
+        "app_database_app_password must have 16 or more printable ASCII characters and no space"
+    ]
+    found = errors("app_database", app_database_owner_password=1234567890123456789)
+    assert found == ["app_database_owner_password must be a string (quote it in the inventory)"]
+
+
+class TestTheBackupStanzaIsOneServersOrOneClusters:
+    def context(self, **changed):
+        return CONTEXTS["backup"] | changed
+
+    def test_two_servers_sharing_a_stanza_on_one_repository_host_are_refused(self):
+        hostvars = {"db2": {"backup_repo_host": "backup1", "backup_stanza": "main"}}
+        context = self.context(play_hosts=["db1", "db2"], hostvars=hostvars)
+        variables = valid("backup") | {
+            "backup_repo_host": "backup1",
+            "backup_repo_host_address": "10.0.0.9",
+        }
+        assert variable_errors(variables, "backup", context) == [
+            "backup_stanza main is also the stanza of db2 on repository host backup1: give each"
+            " server its own backup_stanza"
+        ]
+        hostvars["db2"]["backup_stanza"] = "other"
+        assert variable_errors(variables, "backup", context) == []
+
+    def test_a_clusters_members_share_one_repository_host_outside_the_cluster(self):
+        context = self.context(cluster="pg", members=["db1", "db2"], hostvars={"db2": {}})
+        variables = valid("backup") | {"backup_stanza": "pg"}
+        assert "backup_repo_host must name a host outside the Patroni cluster pg" in "".join(
+            variable_errors(variables, "backup", context)
+        )
+        inside = variable_errors(variables | {"backup_repo_host": "db2"}, "backup", context)
+        assert any("is a member of the Patroni cluster pg" in error for error in inside)
+        elsewhere = {"backup_repo_host": "backup1", "backup_repo_host_address": "backup1"}
+        differing = variable_errors(variables | elsewhere, "backup", context)
+        assert differing == [
+            "backup_repo_host is backup1 here but not on db2: the members of the Patroni cluster"
+            " pg share one stanza, so give them one value"
+        ]
