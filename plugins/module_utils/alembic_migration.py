@@ -59,9 +59,10 @@ ADVISORY_LOCK_KEY = int.from_bytes(
     hashlib.sha256(b"backend-db alembic_migrate").digest()[:8], "big", signed=True
 )
 REVISION_PATTERN = re.compile(r"^[0-9A-Za-z_]+$")
-# Fifteen attempts at a revision's locks: three each of 0.1, 0.2, 0.5, 1 and 2 seconds,
-# a second apart; about 25 seconds in all before the run gives up.
-DEFAULT_LOCK_TIMEOUTS = (0.1,) * 3 + (0.2,) * 3 + (0.5,) * 3 + (1.0,) * 3 + (2.0,) * 3
+# Eighteen attempts at a revision's locks: three each of 0.1, 0.2 and 0.5 seconds, then
+# nine of 1 second, a second apart; about 28 seconds in all before the run gives up. No
+# application query waits more than 1 second behind a lock request.
+DEFAULT_LOCK_TIMEOUTS = (0.1,) * 3 + (0.2,) * 3 + (0.5,) * 3 + (1.0,) * 9
 # The tables a revision's statements lock, read from its SQL rendered offline. An
 # identifier, plain or quoted, optionally with its schema.
 _NAME = r'(?:"[^"]+"|\w+)(?:\.(?:"[^"]+"|\w+))?'

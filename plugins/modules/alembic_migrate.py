@@ -74,11 +74,13 @@ options:
         transaction. Application queries queue behind a lock request for at most the
         current attempt's timeout; between attempts, O(lock_retry_pause) apart,
         nothing waits on the tables. After the last attempt the run gives up.
-      - The default is three attempts each of 0.1, 0.2, 0.5, 1 and 2 seconds, about 25
-        seconds in all with the pauses.
+      - The default is three attempts each of 0.1, 0.2 and 0.5 seconds, then nine of 1
+        second, about 28 seconds in all with the pauses, so no application query waits more
+        than 1 second behind a migration's lock request.
     type: list
     elements: float
-    default: [0.1, 0.1, 0.1, 0.2, 0.2, 0.2, 0.5, 0.5, 0.5, 1.0, 1.0, 1.0, 2.0, 2.0, 2.0]
+    default:
+      [0.1, 0.1, 0.1, 0.2, 0.2, 0.2, 0.5, 0.5, 0.5, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0]
   lock_timeout:
     description:
       - The older, flat form of O(lock_timeouts) - every attempt waits this long
@@ -274,7 +276,7 @@ def argument_spec() -> dict:
         "lock_timeouts": {
             "type": "list",
             "elements": "float",
-            "default": [0.1, 0.1, 0.1, 0.2, 0.2, 0.2, 0.5, 0.5, 0.5, 1.0, 1.0, 1.0, 2.0, 2.0, 2.0],
+            "default": [*(0.1,) * 3, *(0.2,) * 3, *(0.5,) * 3, *(1.0,) * 9],
         },
         "lock_timeout": {"type": "float"},
         "lock_retry_pause": {"type": "float", "default": 1},
