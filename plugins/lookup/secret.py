@@ -85,13 +85,14 @@ def read_secret(path: str, read=plain_text) -> str | None:
     return value
 
 
-def keep_secret(path: str, value: str) -> str:
-    """Write a new secret with O_EXCL: a file that appeared meanwhile wins and is returned."""
+def keep_secret(path: str, value: str, read=plain_text) -> str:
+    """Write a new secret with O_EXCL: a file that appeared meanwhile wins and is returned
+    (read as the lookup reads every file: one that ansible-vault encrypted is decrypted)."""
     os.makedirs(os.path.dirname(path) or ".", mode=0o700, exist_ok=True)
     try:
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        return read_secret(path) or value
+        return read_secret(path, read) or value
     with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
         handle.write(value + "\n")
     return value
@@ -114,7 +115,7 @@ def resolve(
         )
     if check_mode or not known:
         return new_secret(length)
-    return keep_secret(path, new_secret(length))
+    return keep_secret(path, new_secret(length), read)
 
 
 class LookupModule(LookupBase):

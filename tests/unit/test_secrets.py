@@ -12,7 +12,7 @@ import subprocess
 import pytest
 from ansible.errors import AnsibleError
 
-from ansible_collections.backend_db.postgresql.plugins.lookup.secret import resolve
+from ansible_collections.backend_db.postgresql.plugins.lookup.secret import keep_secret, resolve
 from ansible_collections.backend_db.postgresql.plugins.module_utils.secrets import (
     certificate_problem,
     config_value,
@@ -182,6 +182,18 @@ class TestTheSecretLookup:
             "app_database_owner_password", str(path), 32, {"app_database_owner_password": ""}, False
         )
         assert again == made
+
+    def test_a_file_another_controller_wrote_meanwhile_wins_and_is_read_as_every_file_is(
+        self, tmp_path
+    ):
+        """Two controllers make the same secret at once: the one written first is kept, and
+        the other reads it back the way the lookup reads files (decrypting a vaulted one)."""
+        path = tmp_path / "backend_owner"
+        path.write_text("$ANSIBLE_VAULT;1.1;AES256\n6162\n")
+        decrypted = {str(path): "the-first-controllers-secret-0123456789"}
+        kept = keep_secret(str(path), "the-second-controllers-secret-9876543210", decrypted.get)
+        assert kept == "the-first-controllers-secret-0123456789"
+        assert path.read_text().startswith("$ANSIBLE_VAULT")
 
     def test_an_empty_file_is_refused(self, tmp_path):
         path = tmp_path / "secret"
