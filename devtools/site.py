@@ -43,11 +43,22 @@ def drop_cluster(version: int, cluster: str) -> None:
     shutil.rmtree(f"/etc/postgresql/{version}/{cluster}", ignore_errors=True)
 
 
-def recap(result: subprocess.CompletedProcess) -> dict[str, int]:
-    """The counts of a local play's recap line: ok, changed, failed..."""
-    match = re.search(r"localhost\s+:\s+(.*)", result.stdout)
-    assert match, result.stdout[-3000:] + result.stderr[-3000:]
-    return {key: int(value) for key, value in re.findall(r"(\w+)=(\d+)", match.group(1))}
+def recaps(result: subprocess.CompletedProcess) -> dict[str, dict[str, int]]:
+    """The counts of a run's last recap, by host: ok, changed, failed..."""
+    recap_text = result.stdout.split("PLAY RECAP")[-1]
+    found = {
+        host: {key: int(value) for key, value in re.findall(r"(\w+)=(\d+)", counts)}
+        for host, counts in re.findall(r"^(\S+)\s+:\s+(.*)$", recap_text, re.M)
+    }
+    assert found, result.stdout[-3000:] + result.stderr[-3000:]
+    return found
+
+
+def recap(result: subprocess.CompletedProcess, host: str = "localhost") -> dict[str, int]:
+    """The counts of one host's line of a run's recap (a local play's by default)."""
+    found = recaps(result)
+    assert host in found, result.stdout[-3000:] + result.stderr[-3000:]
+    return found[host]
 
 
 class Site:

@@ -74,6 +74,12 @@ def printed(result: subprocess.CompletedProcess, chars: int = 3000) -> str:
     return f"{result.stdout[-chars:]}\n--- stderr ---\n{result.stderr[-chars:]}"
 
 
+def said(result: subprocess.CompletedProcess) -> str:
+    """Everything a command printed, both streams, on one line of single spaces: what an
+    assertion searches for a sentence (Ansible folds a long message over lines)."""
+    return " ".join((result.stdout + result.stderr).split())
+
+
 def port_open(host: str, port: int) -> bool:
     """Whether something accepts TCP connections on host:port now."""
     try:

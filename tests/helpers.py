@@ -18,7 +18,7 @@ from ansible_collections.backend_db.postgresql.plugins.module_utils.alembic_migr
 from devtools.paths import BIN, MIGRATIONS, ROOT
 from devtools.revisions import head_revision, lineage  # noqa: F401 (the tests' helpers)
 from devtools.site import drop_cluster, recap  # noqa: F401 (the tests' helpers)
-from devtools.waits import run_bounded
+from devtools.waits import run_bounded, said
 
 # The repository is this collection; ansible.cfg's collections_path finds it here.
 COLLECTION = "backend_db.postgresql"
@@ -122,7 +122,7 @@ def add_locale_to_the_model(project: Path) -> None:
 
 def refused(result: subprocess.CompletedProcess, *phrases: str) -> str:
     """A play that failed before any change, saying each phrase, with no traceback."""
-    text = " ".join((result.stdout + result.stderr).split())
+    text = said(result)
     assert result.returncode != 0, text[-3000:]
     for phrase in phrases:
         assert phrase in text, (phrase, text[-3000:])

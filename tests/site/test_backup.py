@@ -19,6 +19,7 @@ from ansible_collections.backend_db.postgresql.plugins.module_utils.alembic_migr
 from devtools.paths import BIN, ROOT
 from devtools.pgserver import free_port
 from devtools.site import VERSION, drop_cluster, socket_checksums
+from devtools.waits import said
 from tests.helpers import lineage, recap
 
 
@@ -104,7 +105,7 @@ def test_a_backup_on_an_unreadable_repository_fails_in_one_sentence(site):
         result = site.play(playbook="playbooks/backup.yml")
     finally:
         repository.chmod(mode)
-    text = " ".join((result.stdout + result.stderr).split())
+    text = said(result)
     assert result.returncode != 0
     assert "pgBackRest could not take a full backup of stanza" in text, text[-3000:]
     assert "Traceback" not in text

@@ -24,6 +24,7 @@ import testinfra
 from devtools.container import PGBACKREST
 from devtools.container import molecule_playbook as play
 from devtools.paths import ROOT
+from devtools.site import recap
 from devtools.waits import wait_for
 
 testinfra_hosts = ["podman://backend-db-backup"]
@@ -40,12 +41,6 @@ DRILL_SQL = "/var/lib/postgresql/drill.sql"
 
 def output(result: subprocess.CompletedProcess) -> str:
     return result.stdout[-4000:] + result.stderr[-3000:]
-
-
-def recap(result: subprocess.CompletedProcess) -> str:
-    found = re.findall(rf"^{HOST}\s+:\s+(.*)$", result.stdout, re.M)
-    assert found, output(result)
-    return found[-1]
 
 
 def psql(host, sql: str, database: str = "backend", port: int = 5432) -> str:
@@ -133,7 +128,7 @@ def test_the_repository_and_its_passphrase_are_on_the_repository_host_only(host,
 def test_a_check_of_the_converged_site_reports_no_change(host):
     result = play("site.yml", "--check")
     assert result.returncode == 0, output(result)
-    assert " changed=0 " in recap(result), recap(result)
+    assert recap(result, HOST)["changed"] == 0, recap(result, HOST)
 
 
 # From each side, as the user pgBackRest runs as there, to the other side's user, at the
@@ -263,8 +258,8 @@ def restored(host, *variables: str) -> subprocess.CompletedProcess:
 def converges_without_change_and_archives(host) -> None:
     again = play("site.yml")
     assert again.returncode == 0, output(again)
-    counts = recap(again)
-    assert " changed=0 " in counts and " failed=0 " in counts, counts
+    counts = recap(again, HOST)
+    assert counts["changed"] == 0 and counts["failed"] == 0, counts
     check = host.run(f"{PGBACKREST} check")
     assert check.rc == 0, check.stderr
 

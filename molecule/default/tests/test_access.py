@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime
 import os
-import re
 import subprocess
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from devtools.container import (
     molecule_playbook,
     psql_query,
 )
+from devtools.site import recap
 from devtools.waits import printed, wait_for
 
 testinfra_hosts = [f"podman://backend-db-default-{release}" for release in ("12", "13")]
@@ -90,12 +90,6 @@ def put(container: str, path: str, content: bytes, mode: str) -> None:
     )  # fmt: skip
 
 
-def recap(output: str, name: str) -> dict[str, int]:
-    match = re.search(rf"^{re.escape(name)}\s+:\s+(.*)$", output, re.M)
-    assert match, output[-3000:]
-    return {key: int(value) for key, value in re.findall(r"(\w+)=(\d+)", match.group(1))}
-
-
 def on(release: str):
     """The container of `release`, its PostgreSQL major, and psql as postgres in it: for the
     tests that converge, which run on one release only (the logic is the controller's, and
@@ -122,7 +116,7 @@ def test_a_certificate_near_expiry_is_renewed_by_a_converge_and_served_after_a_r
 
     result = molecule_playbook("site.yml", "--limit", name, timeout=600)
     assert result.returncode == 0, printed(result)
-    assert recap(result.stdout, name)["changed"] > 0
+    assert recap(result, name)["changed"] > 0
     renewed = served_certificate(host)
     assert renewed.serial_number != short.serial_number
     remaining = renewed.not_valid_after_utc - datetime.datetime.now(datetime.UTC)

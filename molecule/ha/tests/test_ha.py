@@ -22,7 +22,8 @@ import yaml
 from devtools import waits
 from devtools.container import install_pgpass, molecule_playbook, secret
 from devtools.paths import ROOT
-from devtools.waits import printed
+from devtools.site import recaps
+from devtools.waits import printed, said
 from tests.helpers import head_revision
 
 MEMBERS = [f"backend-db-ha-{n}" for n in (1, 2, 3)]
@@ -403,7 +404,7 @@ def test_a_fourth_member_holding_a_database_is_refused_and_joins_once_emptied_re
     refused = playbook("molecule/ha/converge.yml")
     assert refused.returncode != 0, printed(refused)
     # Molecule's settings print failures on stderr, as YAML, which folds long messages.
-    folded = " ".join((refused.stdout + refused.stderr).split())
+    folded = said(refused)
     assert f"{NEWCOMER} holds the databases ledger and would join" in folded, folded[-3000:]
     assert "Traceback" not in refused.stdout + refused.stderr
     ledger = "SELECT count(*) FROM pg_database WHERE datname = 'ledger'"
@@ -442,7 +443,7 @@ def test_after_the_drills_one_backup_of_the_cluster_restores_every_acknowledged_
     replica = next(m["Member"] for m in cluster() if m["Role"] == "Replica")
     in_place = playbook("playbooks/restore.yml", "--limit", replica, "-e", "restore_confirm=true")
     assert in_place.returncode != 0, printed(in_place)
-    folded = " ".join((in_place.stdout + in_place.stderr).split())
+    folded = said(in_place)
     assert f"{replica} is a member of the Patroni cluster payments" in folded, folded[-3000:]
 
     restored = playbook(
@@ -462,19 +463,16 @@ def test_after_the_drills_one_backup_of_the_cluster_restores_every_acknowledged_
         member(replica).run("pg_dropcluster --stop 15 drill")
 
 
-def changes(result: subprocess.CompletedProcess) -> set[str]:
-    """The changed= counts of a run's recap, one per host (a set of "0" when none changed)."""
-    recap = result.stdout.split("PLAY RECAP")[-1].splitlines()
-    counts = {line.split("changed=")[1].split()[0] for line in recap if "changed=" in line}
-    assert counts, printed(result)
-    return counts
+def changes(result: subprocess.CompletedProcess) -> set[int]:
+    """The changed= counts of a run's recap, one per host (a set of 0 when none changed)."""
+    return {counts["changed"] for counts in recaps(result).values()}
 
 
 def converges_without_change():
     """site.yml (the scenario's converge) runs and changes nothing on any host."""
     converged = playbook("molecule/ha/converge.yml")
     assert converged.returncode == 0, printed(converged)
-    assert changes(converged) == {"0"}, printed(converged)
+    assert changes(converged) == {0}, printed(converged)
 
 
 def dynamic_settings() -> dict:
@@ -497,7 +495,7 @@ def test_a_dynamic_setting_that_differs_from_the_inventory_is_set_back_through_t
     converged = playbook("molecule/ha/converge.yml")
     assert converged.returncode == 0, printed(converged)
     # Sent once, by the leader, and nothing else changed anywhere.
-    assert changes(converged) == {"0", "1"}, printed(converged)
+    assert changes(converged) == {0, 1}, printed(converged)
     folded = " ".join(converged.stdout.split())
     sent = folded.split("dynamic settings follow the inventory] ")[1].split("TASK [")[0]
     assert sent.count("changed: [") == 1, sent
@@ -528,14 +526,14 @@ def test_a_cluster_password_lost_or_replaced_on_the_controller_stops_the_run_bef
     finally:
         path.write_text(kept)
     assert refused.returncode != 0, printed(refused)
-    folded = " ".join((refused.stdout + refused.stderr).split())
+    folded = said(refused)
     expected = {
         "lost": f"{path} is missing on the controller, but the Patroni cluster payments on",
         "replaced": "patroni_etcd_password is not the password that the Patroni cluster payments",
     }[mistake]
     assert expected in folded and "nothing was changed" in folded, folded[-3000:]
     assert "Traceback" not in folded
-    assert changes(refused) == {"0"}, printed(refused)
+    assert changes(refused) == {0}, printed(refused)
     assert {
         name: member(name).file("/etc/patroni/config.yml").sha256sum for name in joined()
     } == settings
