@@ -10,9 +10,9 @@ description:
   - Returns I(current) when that verifier (a C(pg_authid.rolpassword) value) was made from
     the password, else a new verifier with a random salt. A role's password then reaches
     PostgreSQL only as its verifier, and a re-run that finds it in place changes nothing.
-  - The collection's other filters over secrets are C(scram_matches) (whether a verifier
-    was made from a password), C(fingerprint_matches) (whether a fingerprint that
-    C(backend_db.postgresql.host_snapshot) made on a host was made from a secret), and
+  - The collection's other filters over secrets are C(fingerprint_matches) (whether a
+    fingerprint that C(backend_db.postgresql.host_snapshot) made on a host was made from a
+    secret), and
     C(login_dependents) and C(replaced_logins) (which roles log in with a password, and
     whose password in place is not the inventory's), C(fingerprint_dependents) and
     C(replaced_fingerprints) (the same for secrets a host's file holds, by fingerprint),
@@ -54,7 +54,6 @@ from ansible_collections.backend_db.postgresql.plugins.module_utils.secrets impo
     pem_bundle,
     replaced_fingerprints,
     replaced_logins,
-    scram_matches,
     scram_verifier_for,
 )
 
@@ -67,7 +66,6 @@ class FilterModule:
     def filters(self):
         return {
             "scram_verifier": scram_verifier,
-            "scram_matches": lambda password, verifier: scram_matches(str(password), verifier),
             "fingerprint_matches": lambda secret, found: fingerprint_matches(str(secret), found),
             "login_dependents": login_dependents,
             "fingerprint_dependents": fingerprint_dependents,
