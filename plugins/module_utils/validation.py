@@ -42,14 +42,24 @@ def shown(value: object) -> str:
     return CONTROL.sub(lambda match: repr(match.group())[1:-1], text)
 
 
-def name_errors(variable: str, value: object, pattern: re.Pattern, kind: str) -> list[str]:
+def each_errors(variable: str, value: object, valid, kind: str, kinds: str) -> list[str]:
+    """A list whose every item must be valid: `kind` names one item, `kinds` the list's."""
     if not isinstance(value, list):
-        return [f"{variable} must be a list of {kind}s, not {shown(value)}"]
+        return [f"{variable} must be a list of {kinds}, not {shown(value)}"]
     return [
-        f"{variable} has {shown(item)}, which is not {'an' if kind[0] in 'aeiou' else 'a'} {kind}"
-        for item in value
-        if not isinstance(item, str) or not pattern.match(item)
+        f"{variable} has {shown(item)}, which is not {kind}" for item in value if not valid(item)
     ]
+
+
+def name_errors(variable: str, value: object, pattern: re.Pattern, kind: str) -> list[str]:
+    """A list of names, each matching `pattern`."""
+    return each_errors(
+        variable,
+        value,
+        lambda item: isinstance(item, str) and pattern.match(item) is not None,
+        f"{'an' if kind[0] in 'aeiou' else 'a'} {kind}",
+        f"{kind}s",
+    )
 
 
 def _control_characters(variable: str, value: object) -> list[str]:

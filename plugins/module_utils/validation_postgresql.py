@@ -21,6 +21,7 @@ from ansible_collections.backend_db.postgresql.plugins.module_utils.validation i
     SETTING,
     certificate_errors,
     control_errors,
+    each_errors,
     is_address,
     is_ip,
     is_network,
@@ -316,30 +317,15 @@ def postgresql_errors(variables: dict, context: dict | None = None) -> list[str]
             errors.append(f"{name} must be a role name other than postgres, not {shown(value)}")
     errors += path_errors("postgresql_ca_cert_path", v.get("postgresql_ca_cert_path"))
     addresses = v.get("postgresql_listen_addresses")
-    if not isinstance(addresses, list) or not addresses:
-        errors.append(
-            "postgresql_listen_addresses must be a list of addresses such as [localhost],"
-            f" not {shown(addresses)}"
-        )
-    else:
-        errors += [
-            f"postgresql_listen_addresses has {shown(item)}, which is not *, localhost,"
-            " an IP address or a host name"
-            for item in addresses
-            if not is_address(item)
-        ]
-    networks = v.get("postgresql_client_networks")
-    if not isinstance(networks, list):
-        errors.append(
-            "postgresql_client_networks must be a list of CIDR networks such as [10.0.0.0/24]"
-        )
-    else:
-        errors += [
-            f"postgresql_client_networks has {shown(item)}, which is not a CIDR network such as"
-            " 10.0.0.0/24 (host bits zero)"
-            for item in networks
-            if not is_network(item)
-        ]
+    errors += each_errors(
+        "postgresql_listen_addresses", addresses if addresses != [] else "empty", is_address,
+        "*, localhost, an IP address or a host name", "addresses such as [localhost]",
+    )  # fmt: skip
+    errors += each_errors(
+        "postgresql_client_networks", v.get("postgresql_client_networks"), is_network,
+        "a CIDR network such as 10.0.0.0/24 (host bits zero)",
+        "CIDR networks such as [10.0.0.0/24]",
+    )  # fmt: skip
     entries = v.get("postgresql_hba_entries")
     if not isinstance(entries, list):
         errors.append(
