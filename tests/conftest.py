@@ -103,7 +103,7 @@ def database(make_database) -> Database:
 
 COPIED = [
     "models", "migrations", "alembic.ini", ".squawk.toml", "pyproject.toml", "scripts",
-    "devtools",
+    "devtools", "plugins",
 ]  # fmt: skip
 
 
@@ -117,6 +117,10 @@ def project(tmp_path: Path) -> Path:
             shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy(source, target)
+    # The collection's name for the copy, as the repository's collections/ gives it.
+    namespace = tmp_path / "collections" / "ansible_collections" / "backend_db"
+    namespace.mkdir(parents=True)
+    (namespace / "postgresql").symlink_to("../../..")
     return tmp_path
 
 

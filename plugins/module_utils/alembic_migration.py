@@ -63,6 +63,8 @@ REVISION_PATTERN = re.compile(r"^[0-9A-Za-z_]+$")
 # nine of 1 second, a second apart; about 28 seconds in all before the run gives up. No
 # application query waits more than 1 second behind a lock request.
 DEFAULT_LOCK_TIMEOUTS = (0.1,) * 3 + (0.2,) * 3 + (0.5,) * 3 + (1.0,) * 9
+# Seconds a revision may hold the table locks it took before it is stopped and rolled back.
+DEFAULT_LOCK_HOLD_TIMEOUT = 5.0
 # The tables a revision's statements lock, read from its SQL rendered offline. An
 # identifier, plain or quoted, optionally with its schema.
 _NAME = r'(?:"[^"]+"|\w+)(?:\.(?:"[^"]+"|\w+))?'
@@ -145,6 +147,10 @@ class MigrationRequest:
     idle_in_transaction_timeout: float = 10
     # PostgreSQL statement_timeout for each migration statement, in seconds; 0: none.
     statement_timeout: float = 0
+    # How long a revision may hold the table locks it took, in seconds, all its
+    # statements together: application queries wait behind them that long at most. A
+    # revision may give its own bound (a module-level lock_hold_timeout); 0: none.
+    lock_hold_timeout: float = DEFAULT_LOCK_HOLD_TIMEOUT
     # Before applying anything, write a named restore point into the WAL, so that the
     # database can be recovered (from a backup and the archived WAL) to just before it.
     restore_point: bool = False
@@ -697,6 +703,7 @@ def _run_steps(
             # offline; it runs without locks taken up front.
             sql = None
         tables, constraints = tables_to_lock(sql) if sql is not None else ([], [])
+        bound = hold_bound(location, step.revision, request)
         for attempt, timeout in enumerate(schedule):
             began = time.monotonic()
             record = {"revision": step.revision, "lock_timeout": timeout,
@@ -705,7 +712,7 @@ def _run_steps(
             try:
                 with running_env_py(location):
                     _apply(config, connection, request, direction, destination, sql, tables,
-                           constraints, timeout)  # fmt: skip
+                           constraints, timeout, bound)  # fmt: skip
                 record.update(seconds=round(time.monotonic() - began, 4), outcome="applied")
                 break
             except MigrationError:
@@ -747,8 +754,47 @@ def tables_to_lock(sql: str) -> tuple[list[str], list[tuple[str, str]]]:
     return sorted(tables), sorted(dropped)
 
 
-def _apply(config, connection, request, direction, destination, sql, tables, constraints, timeout):
-    """One attempt at one revision: its table locks first, then the revision, committed."""
+def hold_bound(location: str, revision: str, request: MigrationRequest) -> float:
+    """Seconds this revision may hold its table locks: its own module-level
+    lock_hold_timeout, else the request's (0: no bound)."""
+    try:
+        module = ScriptDirectory(location).get_revision(revision).module
+    except Exception:
+        return request.lock_hold_timeout
+    own = getattr(module, "lock_hold_timeout", None)
+    return float(own) if isinstance(own, (int, float)) and own >= 0 else request.lock_hold_timeout
+
+
+@contextmanager
+def _holding_for_at_most(connection: sa.Connection, bound: float, statement_timeout: float):
+    """While a revision holds its table locks: every statement it runs gets the time left
+    of the bound as its statement_timeout, so the revision as a whole stops at the bound
+    (PostgreSQL then rolls it back and frees its tables). A statement stopped so carries
+    `held_too_long` (the bound) for the message."""
+    deadline = time.monotonic() + bound
+
+    def bounded(conn, cursor, statement, parameters, context, executemany):
+        left = max(1, int((deadline - time.monotonic()) * 1000))
+        if statement_timeout:
+            left = min(left, _milliseconds(statement_timeout))
+        return f"SET LOCAL statement_timeout = {left}; {statement}", parameters
+
+    sa.event.listen(connection, "before_cursor_execute", bounded, retval=True)
+    try:
+        yield
+    except DBAPIError as exc:
+        code = getattr(exc.orig, "pgcode", None)
+        if code == "57014" and time.monotonic() >= deadline - 0.05:
+            exc.held_too_long = bound
+        raise
+    finally:
+        sa.event.remove(connection, "before_cursor_execute", bounded)
+
+
+def _apply(config, connection, request, direction, destination, sql, tables, constraints, timeout,
+           bound=0.0):  # fmt: skip
+    """One attempt at one revision: its table locks first, then the revision, committed
+    (holding its locks for at most `bound` seconds)."""
     wait = _milliseconds(timeout)
     if sql is None or "CONCURRENTLY" in sql.upper() or sql.upper().count("COMMIT;") > 1:
         # Concurrent index builds and batched backfills run outside the revision's
@@ -780,6 +826,10 @@ def _apply(config, connection, request, direction, destination, sql, tables, con
             connection.exec_driver_sql(
                 f"SET LOCAL statement_timeout = {_milliseconds(request.statement_timeout)}"
             )
+        if existing and bound:
+            with _holding_for_at_most(connection, bound, request.statement_timeout):
+                _run_alembic(config, direction, destination)
+            return
         # Alembic sees a transaction already open and runs the revision inside it.
         _run_alembic(config, direction, destination)
 
@@ -911,6 +961,14 @@ def _step_failure(request, connection, direction, steps, exc, retries=0) -> Migr
             "canceling statement due to lock timeout "
             f"({tries}{each} seconds each waiting for a table lock held by another session; "
             f"retry when it is gone, or {advice})"
+        )
+    held = getattr(exc, "held_too_long", None)
+    if held:
+        what = (
+            f"it held its table locks past its bound of {held:g} seconds, which application"
+            " queries wait behind: move its data changes out of the transaction (a batched"
+            " backfill, docs/operations.md), or give the revision a module-level"
+            " lock_hold_timeout of the seconds it needs"
         )
     if now is None:
         left = "and the database cannot be reached now to tell its revision; run again"

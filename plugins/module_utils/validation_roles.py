@@ -268,6 +268,12 @@ def migrations_errors(variables: dict, context: dict) -> list[str]:
     for name in LOCK_NUMBERS:
         if v.get(name) not in (None, "") and not positive(v.get(name)):
             errors.append(f"{name} must be a number above 0, not {shown(v.get(name))}")
+    hold = v.get("migrations_lock_hold_timeout")
+    if hold != 0 and hold != "0" and not positive(hold):
+        errors.append(
+            f"migrations_lock_hold_timeout must be a number of seconds, 0 for no bound, not"
+            f" {shown(hold)}"
+        )
     schedule = v.get("migrations_lock_timeouts")
     if schedule not in (None, "") and (
         not isinstance(schedule, list) or not schedule or not all(map(positive, schedule))

@@ -141,6 +141,17 @@ options:
         default, sets no limit (a large backfill or index build may take long).
     type: float
     default: 0
+  lock_hold_timeout:
+    description:
+      - How long a revision may hold the table locks it took, in seconds, all its
+        statements together; application queries queue behind them that long at most.
+        A revision that runs over is stopped and rolled back, and the error names it.
+      - A revision may give its own bound, a module-level C(lock_hold_timeout = 60) in
+        its script, for a change that must rewrite a table. C(0) sets no bound.
+      - Concurrent index builds and batched backfills, which run outside the revision's
+        transaction, take no locks up front and are not bounded by it.
+    type: float
+    default: 5
 notes:
   - O(login_user) must be allowed to run the migrations' DDL, and should be the database's
     owner. A superuser is refused when there are revisions to apply, unless
@@ -283,6 +294,7 @@ def argument_spec() -> dict:
         "lock_retries": {"type": "int", "default": 3},
         "idle_in_transaction_timeout": {"type": "float", "default": 10},
         "statement_timeout": {"type": "float", "default": 0},
+        "lock_hold_timeout": {"type": "float", "default": 5},
         "render_sql": {"type": "bool", "default": False},
         "allow_superuser": {"type": "bool", "default": False},
         "restore_point": {"type": "bool", "default": False},
@@ -322,6 +334,7 @@ def option_problem(params: dict) -> str | None:
         ("lock_retry_pause", params["lock_retry_pause"], True),
         ("idle_in_transaction_timeout", params["idle_in_transaction_timeout"], True),
         ("statement_timeout", params["statement_timeout"], True),
+        ("lock_hold_timeout", params["lock_hold_timeout"], True),
         *(("lock_timeouts", value, False) for value in params["lock_timeouts"]),
     ]
     if params["lock_timeout"] is not None:
@@ -413,6 +426,7 @@ def main() -> None:
                 lock_retry_pause=params["lock_retry_pause"],
                 idle_in_transaction_timeout=params["idle_in_transaction_timeout"],
                 statement_timeout=params["statement_timeout"],
+                lock_hold_timeout=params["lock_hold_timeout"],
                 restore_point=params["restore_point"],
             )
         )

@@ -116,3 +116,24 @@ def test_make_revision_without_a_message_says_how_to_call_it(project):
     result = run_script(project, "scripts/new_revision.py")
     assert result.returncode == 2
     assert 'make revision MESSAGE="' in result.stderr
+
+
+def test_a_data_change_in_the_transaction_that_holds_ddl_locks_is_flagged_until_acknowledged(
+    project,
+):
+    revision = add_revision(
+        project / "migrations", "da7a00000001", HEAD, "add and fill users locale",
+        "op.add_column('users', sa.Column('locale', sa.String(10)))\n"
+        "op.execute(\"UPDATE users SET locale = 'en'\")",
+        "op.drop_column('users', 'locale')",
+    )  # fmt: skip
+    result = run_script(project, "scripts/check_migrations.py")
+    assert result.returncode == 1, result.stdout
+    assert (
+        "revision da7a00000001 (da7a00000001_add_and_fill_users_locale.py): it changes data"
+        " (UPDATE users) in the"
+        " transaction that holds its DDL locks on users"
+    ) in result.stderr, result.stderr
+    assert "migrations.online.backfill_in_batches" in result.stderr
+    revision.write_text(revision.read_text() + '\ndata_in_ddl_transaction = "a test"\n')
+    assert "it changes data" not in run_script(project, "scripts/check_migrations.py").stderr

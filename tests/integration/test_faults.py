@@ -326,3 +326,40 @@ def test_with_the_defaults_traffic_never_queues_long_behind_a_migration(
     assert len(outcomes) >= 3 and outcomes[-1] == "applied", result.attempts
     assert set(outcomes[:-1]) == {"timeout"}, result.attempts
     assert [attempt["lock_timeout"] for attempt in result.attempts[:3]] == [0.1, 0.1, 0.1]
+
+
+def test_with_the_defaults_a_revision_holding_its_locks_past_the_bound_is_stopped_and_named(
+    database, scripts
+):
+    """A revision that adds a column and then keeps the table (a data change in the DDL's
+    transaction; here a sleep of 8 s) is stopped at the default bound of 5 s and rolled
+    back, so traffic waited behind it no longer; its own module-level lock_hold_timeout
+    lets it run."""
+    run(database)
+    path = add_revision(
+        scripts, "401d00000001", HEAD, "add users locale then hold users",
+        "op.add_column('users', sa.Column('locale', sa.String(10)))\n"
+        "op.execute('SELECT pg_sleep(8)')",
+        "op.drop_column('users', 'locale')",
+    )  # fmt: skip
+    with Traffic(database, "users") as traffic:
+        time.sleep(0.3)
+        started = time.monotonic()
+        with pytest.raises(MigrationError) as raised:
+            run(database, scripts)
+        took = time.monotonic() - started
+        time.sleep(0.3)
+    message = str(raised.value)
+    assert "revision 401d00000001 (add users locale then hold users) failed" in message
+    assert "it held its table locks past its bound of 5 seconds" in message, message
+    assert f"leaving the database at revision {HEAD}" in message
+    assert took < 7, took
+    assert traffic.errors == []
+    assert max(traffic.latencies) < 5.8, sorted(traffic.latencies)[-3:]
+    assert database.scalar(
+        "SELECT count(*) FROM information_schema.columns"
+        " WHERE table_name = 'users' AND column_name = 'locale'"
+    ) == 0  # fmt: skip
+
+    path.write_text(path.read_text() + "\n\nlock_hold_timeout = 15\n")
+    assert [step.revision for step in run(database, scripts).applied] == ["401d00000001"]
