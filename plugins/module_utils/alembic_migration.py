@@ -62,7 +62,7 @@ REVISION_PATTERN = re.compile(r"^[0-9A-Za-z_]+$")
 # Eighteen attempts at a revision's locks: three each of 0.1, 0.2 and 0.5 seconds, then
 # nine of 1 second, a second apart; about 28 seconds in all before the run gives up. No
 # application query waits more than 1 second behind a lock request.
-DEFAULT_LOCK_TIMEOUTS = (0.1,) * 3 + (0.2,) * 3 + (0.5,) * 3 + (1.0,) * 9
+DEFAULT_LOCK_ATTEMPTS = (0.1,) * 3 + (0.2,) * 3 + (0.5,) * 3 + (1.0,) * 9
 # Seconds a revision may hold the table locks it took before it is stopped and rolled back.
 DEFAULT_LOCK_HOLD_TIMEOUT = 5.0
 # The tables a revision's statements lock, read from its SQL rendered offline. An
@@ -125,18 +125,14 @@ class MigrationRequest:
     render_sql: bool = False
     connect_timeout: int = 10
     # Seconds to wait for a concurrent run (another host) to release the migration lock.
-    migration_lock_timeout: float = 300
+    concurrent_run_timeout: float = 300
     # How long each attempt at a revision may wait for its table locks, in seconds, in
     # order: short first, escalating slowly, so that application queries queue behind a
     # migration's lock request for no longer than the attempt's timeout. A revision
     # that cannot get its locks within the schedule gives up.
-    lock_timeouts: tuple[float, ...] = DEFAULT_LOCK_TIMEOUTS
-    # The older, flat form: every attempt waits lock_timeout (0: forever), and there are
-    # lock_retries + 1 attempts. When lock_timeout is set, it replaces lock_timeouts.
-    lock_timeout: float | None = None
-    # Further attempts after a lock timeout, `lock_retry_pause` seconds apart. Between
-    # attempts nothing is queued on the table, so application traffic flows freely.
-    lock_retries: int = 3
+    lock_attempts: tuple[float, ...] = DEFAULT_LOCK_ATTEMPTS
+    # Seconds between two attempts. Between attempts nothing is queued on the table,
+    # so application traffic flows freely.
     lock_retry_pause: float = 1.0
     # What a superuser migrates belongs to it: the owner could not migrate it further
     # and the runtime role could not use it. Only for a scratch database.
@@ -154,11 +150,6 @@ class MigrationRequest:
     # Before applying anything, write a named restore point into the WAL, so that the
     # database can be recovered (from a backup and the archived WAL) to just before it.
     restore_point: bool = False
-
-    def lock_schedule(self) -> tuple[float, ...]:
-        if self.lock_timeout is not None:
-            return (self.lock_timeout,) * (self.lock_retries + 1)
-        return tuple(self.lock_timeouts)
 
 
 # --- connection -------------------------------------------------------------------
@@ -299,7 +290,7 @@ def migration_lock(connection: sa.Connection, timeout: float, url: URL) -> Itera
         if _is_lock_timeout(exc):
             raise MigrationError(
                 f"another migration of {describe(url)} held the migration lock for more than "
-                f"{timeout:g} seconds; let it finish, or raise migration_lock_timeout"
+                f"{timeout:g} seconds; let it finish, or raise concurrent_run_timeout"
             ) from None
         raise MigrationError(
             f"cannot take the migration lock on {describe(url)}: {reason(exc, url)}"
@@ -578,7 +569,7 @@ def migrate(request: MigrationRequest) -> MigrationResult:
         # concurrent run could change and no need to queue for the migration lock.
         restore_point = None
         if not request.check_mode and steps:
-            with migration_lock(connection, request.migration_lock_timeout, request.url):
+            with migration_lock(connection, request.concurrent_run_timeout, request.url):
                 # Under the lock, plan again: another host may have migrated meanwhile.
                 before, current, direction, steps = _planned(
                     request, scripts, connection, location, target
@@ -686,7 +677,7 @@ def _run_steps(
     config = alembic_config(location)
     config.attributes["connection"] = connection
     _configure_session(connection, request)
-    schedule = request.lock_schedule()
+    schedule = tuple(request.lock_attempts)
     attempts: list[dict[str, Any]] = []
     previous = current
     for index, step in enumerate(steps):
@@ -899,7 +890,7 @@ def _milliseconds(seconds: float) -> int:
 def _configure_session(connection: sa.Connection, request: MigrationRequest) -> None:
     """Bound what the migration's session can do to others, whatever its runner does."""
     settings = {
-        "lock_timeout": _milliseconds(request.lock_schedule()[0]),
+        "lock_timeout": _milliseconds(request.lock_attempts[0]),
         "statement_timeout": _milliseconds(request.statement_timeout),
         "idle_in_transaction_session_timeout": _milliseconds(request.idle_in_transaction_timeout),
         # The server's side of the keepalives (ignored on a Unix socket).
@@ -951,16 +942,14 @@ def _step_failure(request, connection, direction, steps, exc, retries=0) -> Migr
         failed = steps[0]
     what = reason(exc, request.url)
     if _is_lock_timeout(exc):
-        tried = request.lock_schedule()[: retries + 1]
+        tried = request.lock_attempts[: retries + 1]
         tries = f"{len(tried)} attempts of " if len(tried) > 1 else ""
         each = f"{tried[0]:g}" if len(set(tried)) == 1 else f"{min(tried):g} to {max(tried):g}"
-        advice = (
-            "raise lock_timeout" if request.lock_timeout is not None else "lengthen lock_timeouts"
-        )
+        unit = "second" if max(tried) == 1 and len(set(tried)) == 1 else "seconds"
         what = (
             "canceling statement due to lock timeout "
-            f"({tries}{each} seconds each waiting for a table lock held by another session; "
-            f"retry when it is gone, or {advice})"
+            f"({tries}{each} {unit} each waiting for a table lock held by another session; "
+            "retry when it is gone, or lengthen lock_attempts)"
         )
     held = getattr(exc, "held_too_long", None)
     if held:

@@ -38,15 +38,6 @@ HOST_OR_USER = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:-]*$")
 CALENDAR = re.compile(r"^[A-Za-z0-9*,.:/~ -]+$")
 # An Alembic revision: head, base, an id, or one relative to them (head-1, +2).
 REVISION = re.compile(r"^[A-Za-z0-9_.+@-]+$")
-# The migration's lock settings: seconds (or counts) above zero, or a list of seconds.
-LOCK_NUMBERS = (
-    "migrations_migration_lock_timeout",
-    "migrations_lock_wait_timeout",
-    "migrations_lock_timeout",
-    "migrations_lock_retries",
-    "migrations_statement_lock_timeout",
-    "migrations_statement_lock_retries",
-)
 # An inventory group's name, as Ansible takes it.
 GROUP = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # A Python distribution's name as pip takes it (no version pins or options).
@@ -254,7 +245,7 @@ def migrations_errors(variables: dict, context: dict) -> list[str]:
             "migrations_login_host must be an IP address, a host name or a socket directory,"
             f" not {shown(login_host)}"
         )
-    for name in ("migrations_login_user", "migrations_login_db", "migrations_database"):
+    for name in ("migrations_login_user", "migrations_login_db"):
         if v.get(name) not in (None, "") and not NAME.match(str(v.get(name))):
             errors.append(f"{name} must be a role or database name, not {shown(v.get(name))}")
     revision = v.get("migrations_revision")
@@ -265,21 +256,23 @@ def migrations_errors(variables: dict, context: dict) -> list[str]:
     errors += name_errors(
         "migrations_python_packages", v.get("migrations_python_packages"), PACKAGE, "package name"
     )
-    for name in LOCK_NUMBERS:
-        if v.get(name) not in (None, "") and not positive(v.get(name)):
-            errors.append(f"{name} must be a number above 0, not {shown(v.get(name))}")
+    if not positive(v.get("migrations_concurrent_run_timeout")):
+        errors.append(
+            "migrations_concurrent_run_timeout must be a number of seconds above 0, not"
+            f" {shown(v.get('migrations_concurrent_run_timeout'))}"
+        )
     hold = v.get("migrations_lock_hold_timeout")
     if hold != 0 and hold != "0" and not positive(hold):
         errors.append(
             f"migrations_lock_hold_timeout must be a number of seconds, 0 for no bound, not"
             f" {shown(hold)}"
         )
-    schedule = v.get("migrations_lock_timeouts")
+    schedule = v.get("migrations_lock_attempts")
     if schedule not in (None, "") and (
         not isinstance(schedule, list) or not schedule or not all(map(positive, schedule))
     ):
         errors.append(
-            "migrations_lock_timeouts must be a list of seconds above 0 such as [0.5, 1, 1],"
+            "migrations_lock_attempts must be a list of seconds above 0 such as [0.5, 1, 1],"
             f" not {shown(schedule)}"
         )
     return errors + certificate_errors(

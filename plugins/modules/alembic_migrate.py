@@ -13,7 +13,7 @@ description:
     no-op that reports C(changed=false).
   - Holds a PostgreSQL advisory lock while it works, so that several hosts running the
     same play at once apply each revision exactly once; the others wait (for at most
-    O(migration_lock_timeout) seconds) and then find nothing left to do.
+    O(concurrent_run_timeout) seconds) and then find nothing left to do.
   - Each revision runs in its own transaction. A revision that fails leaves nothing of
     itself behind, and the error names it.
   - Refuses to go to an older revision unless O(allow_downgrade=true).
@@ -59,13 +59,13 @@ options:
         Downgrades usually destroy data, so this is off unless asked for.
     type: bool
     default: false
-  migration_lock_timeout:
+  concurrent_run_timeout:
     description:
       - Seconds to wait for a concurrent run (from another host) to release the
-        migration lock before failing.
+        migration's advisory lock before failing.
     type: float
     default: 300
-  lock_timeouts:
+  lock_attempts:
     description:
       - How long each attempt at a revision may wait for its table locks, in seconds,
         attempt by attempt. Each attempt first takes every table lock the revision's
@@ -81,12 +81,6 @@ options:
     elements: float
     default:
       [0.1, 0.1, 0.1, 0.2, 0.2, 0.2, 0.5, 0.5, 0.5, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0]
-  lock_timeout:
-    description:
-      - The older, flat form of O(lock_timeouts) - every attempt waits this long
-        (C(0) waits forever), O(lock_retries) + 1 attempts. When set, it replaces
-        O(lock_timeouts).
-    type: float
   lock_retry_pause:
     description: Seconds between two attempts at a revision's locks.
     type: float
@@ -97,12 +91,6 @@ options:
         without C(--diff); with check mode this previews a migration for review.
     type: bool
     default: false
-  lock_retries:
-    description:
-      - With O(lock_timeout), how many more attempts after the first. The revisions
-        before a blocked one stay applied.
-    type: int
-    default: 3
   restore_point:
     description:
       - When revisions are pending, write a named restore point into the WAL
@@ -283,15 +271,13 @@ def argument_spec() -> dict:
         "revision": {"type": "str", "default": "head"},
         "allow_downgrade": {"type": "bool", "default": False},
         **connection.argument_spec(),
-        "migration_lock_timeout": {"type": "float", "default": 300},
-        "lock_timeouts": {
+        "concurrent_run_timeout": {"type": "float", "default": 300},
+        "lock_attempts": {
             "type": "list",
             "elements": "float",
             "default": [*(0.1,) * 3, *(0.2,) * 3, *(0.5,) * 3, *(1.0,) * 9],
         },
-        "lock_timeout": {"type": "float"},
         "lock_retry_pause": {"type": "float", "default": 1},
-        "lock_retries": {"type": "int", "default": 3},
         "idle_in_transaction_timeout": {"type": "float", "default": 10},
         "statement_timeout": {"type": "float", "default": 0},
         "lock_hold_timeout": {"type": "float", "default": 5},
@@ -325,20 +311,16 @@ def option_problem(params: dict) -> str | None:
             f"connect_timeout must be a whole number of seconds from 1 to {LONGEST} "
             f"(0 would wait forever), not {params['connect_timeout']}"
         )
-    if not 0 <= params["lock_retries"] <= 1000:
-        return f"lock_retries must be from 0 to 1000, not {params['lock_retries']}"
-    if not params["lock_timeouts"]:
-        return "lock_timeouts must name at least one attempt, such as [0.1, 0.5, 2]"
+    if not params["lock_attempts"]:
+        return "lock_attempts must name at least one attempt, such as [0.1, 0.5, 1]"
     checks = [
-        ("migration_lock_timeout", params["migration_lock_timeout"], False),
+        ("concurrent_run_timeout", params["concurrent_run_timeout"], False),
         ("lock_retry_pause", params["lock_retry_pause"], True),
         ("idle_in_transaction_timeout", params["idle_in_transaction_timeout"], True),
         ("statement_timeout", params["statement_timeout"], True),
         ("lock_hold_timeout", params["lock_hold_timeout"], True),
-        *(("lock_timeouts", value, False) for value in params["lock_timeouts"]),
+        *(("lock_attempts", value, False) for value in params["lock_attempts"]),
     ]
-    if params["lock_timeout"] is not None:
-        checks.append(("lock_timeout", params["lock_timeout"], True))
     return next(
         (problem for check in checks if (problem := seconds_problem(*check)) is not None), None
     )
@@ -419,10 +401,8 @@ def main() -> None:
                 check_mode=module.check_mode,
                 render_sql=module._diff or params["render_sql"],
                 connect_timeout=params["connect_timeout"],
-                migration_lock_timeout=params["migration_lock_timeout"],
-                lock_timeouts=tuple(params["lock_timeouts"]),
-                lock_timeout=params["lock_timeout"],
-                lock_retries=params["lock_retries"],
+                concurrent_run_timeout=params["concurrent_run_timeout"],
+                lock_attempts=tuple(params["lock_attempts"]),
                 lock_retry_pause=params["lock_retry_pause"],
                 idle_in_transaction_timeout=params["idle_in_transaction_timeout"],
                 statement_timeout=params["statement_timeout"],

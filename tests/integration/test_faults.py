@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from ansible_collections.backend_db.postgresql.plugins.module_utils.alembic_migration import (
     APPLICATION_NAME,
-    DEFAULT_LOCK_TIMEOUTS,
+    DEFAULT_LOCK_ATTEMPTS,
     MigrationError,
 )
 from devtools.paths import ROOT
@@ -224,7 +224,7 @@ def test_a_locked_table_makes_the_migration_give_up_while_traffic_keeps_flowing(
     # Each transaction waited behind at most one attempt's lock request (1 s).
     assert longest < 1.25, longest
     # The schedule's bound: its timeouts and a second's pause between attempts.
-    bound = sum(DEFAULT_LOCK_TIMEOUTS) + len(DEFAULT_LOCK_TIMEOUTS) - 1
+    bound = sum(DEFAULT_LOCK_ATTEMPTS) + len(DEFAULT_LOCK_ATTEMPTS) - 1
     assert bound - 1 < took < bound + 3, (took, bound)
     assert database.scalar("SELECT version_num FROM alembic_version") == HEAD
 

@@ -114,7 +114,7 @@ def _migrate_in_another_process(url: str, location: str, check_mode: bool) -> di
         script_location=location,
         url=sa.make_url(url),
         check_mode=check_mode,
-        migration_lock_timeout=60,
+        concurrent_run_timeout=60,
     )
     return migrate(request).as_dict()
 
@@ -150,7 +150,7 @@ def test_waiting_for_the_migration_lock_is_bounded(database):
         connection.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": ADVISORY_LOCK_KEY})
         connection.commit()
         with pytest.raises(MigrationError, match="held the migration lock for more than 1 seconds"):
-            run(database, migration_lock_timeout=1)
+            run(database, concurrent_run_timeout=1)
     holder.dispose()
     assert database.scalar("SELECT count(*) FROM pg_class WHERE relname = 'users'") == 0
     assert run(database).changed
@@ -204,16 +204,17 @@ def test_earlier_revisions_stay_applied_when_a_later_one_fails(database, scripts
     assert database.scalar("SELECT version_num FROM alembic_version") == HEAD
 
 
-def test_a_statement_waiting_on_a_table_lock_gives_up_after_lock_timeout(database, scripts):
+def test_a_statement_waiting_on_a_table_lock_gives_up_after_its_attempts(database, scripts):
     run(database)
     add_locale_revision(scripts, "b1c2d3e4f5a6")
     blocker = database.engine()
     with blocker.connect() as connection:
         connection.execute(sa.text("LOCK TABLE users IN ACCESS SHARE MODE"))
         with pytest.raises(MigrationError, match="lock timeout") as error:
-            run(database, scripts, lock_timeout=0.5)
+            run(database, scripts, lock_attempts=(0.5,))
         assert "b1c2d3e4f5a6" in str(error.value)
-        assert "raise lock_timeout" in str(error.value)
+        assert "(0.5 seconds each waiting for a table lock" in str(error.value)
+        assert "lengthen lock_attempts" in str(error.value)
         connection.rollback()
     blocker.dispose()
     assert run(database, scripts).changed

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 import yaml
 
 from ansible_collections.backend_db.postgresql.plugins.module_utils.alembic_migration import (
-    DEFAULT_LOCK_TIMEOUTS,
+    DEFAULT_LOCK_ATTEMPTS,
 )
 from ansible_collections.backend_db.postgresql.plugins.module_utils.result import MigrationResult
 from ansible_collections.backend_db.postgresql.plugins.modules import alembic_migrate
@@ -99,7 +99,7 @@ def test_ansible_doc_is_the_manual():
     for word in (
         "script_location",
         "allow_downgrade",
-        "migration_lock_timeout",
+        "concurrent_run_timeout",
         "EXAMPLES",
         "RETURN VALUES",
         "applied",
@@ -164,14 +164,14 @@ def test_the_module_reaches_a_local_host_through_a_pipe_never_as_a_file_with_its
     "option, named",
     [
         ("connect_timeout=0", "connect_timeout must be a whole number of seconds from 1"),
-        ("lock_timeout=nan", "lock_timeout must be a number of seconds from 0.001"),
-        ("lock_timeout=inf", "lock_timeout must be a number of seconds from 0.001"),
-        ("lock_timeout=1e10", "lock_timeout must be a number of seconds from 0.001"),
-        ("lock_timeout=0.0001", "lock_timeout must be a number of seconds from 0.001"),
-        ("lock_timeouts=0.1,0", "lock_timeouts must be a number of seconds from 0.001"),
-        ("migration_lock_timeout=-1", "migration_lock_timeout must be a number of seconds"),
+        ("lock_attempts=nan", "lock_attempts must be a number of seconds from 0.001"),
+        ("lock_attempts=0.1,inf", "lock_attempts must be a number of seconds from 0.001"),
+        ("lock_attempts=1e10", "lock_attempts must be a number of seconds from 0.001"),
+        ("lock_attempts=0.0001", "lock_attempts must be a number of seconds from 0.001"),
+        ("lock_attempts=0.1,0", "lock_attempts must be a number of seconds from 0.001"),
+        ("concurrent_run_timeout=-1", "concurrent_run_timeout must be a number of seconds"),
         ("statement_timeout=inf", "statement_timeout must be a number of seconds"),
-        ("lock_retries=-1", "lock_retries must be from 0 to 1000"),
+        ("lock_hold_timeout=-1", "lock_hold_timeout must be a number of seconds"),
     ],
 )
 def test_module_refuses_numbers_that_cannot_work_in_one_sentence(database, option, named):
@@ -205,9 +205,9 @@ def test_the_default_lock_schedule_is_the_same_in_the_manual_the_spec_and_the_lo
     # The manual and the spec spell it out (the module imports the logic only when it
     # has work to do); the logic's constant is what runs.
     spec = alembic_migrate.argument_spec()
-    documented = documented_options("alembic_migrate")["lock_timeouts"]["default"]
-    assert tuple(documented) == tuple(spec["lock_timeouts"]["default"])
-    assert tuple(documented) == DEFAULT_LOCK_TIMEOUTS
+    documented = documented_options("alembic_migrate")["lock_attempts"]["default"]
+    assert tuple(documented) == tuple(spec["lock_attempts"]["default"])
+    assert tuple(documented) == DEFAULT_LOCK_ATTEMPTS
 
 
 def test_the_manual_documents_every_option_of_the_spec_as_the_spec_has_it():

@@ -47,7 +47,6 @@ RUN_VALUES = {
         "migrations_login_user": "backend_owner",
         "migrations_login_password": PASSWORD,
         "migrations_run_on": "db1",
-        "migrations_migration_lock_timeout": 300,
     },
     "haproxy": {"haproxy_cluster": "pg", "haproxy_ca_certificate": ""},
     "patroni": {
