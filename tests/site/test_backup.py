@@ -64,6 +64,39 @@ def test_with_backup_before_a_pending_revision_gets_a_backup_and_a_restore_point
     assert len(site.backups()) == len(backups_after)
 
 
+def test_a_restore_point_the_server_never_wrote_is_refused_even_by_a_check(site):
+    """A restore point lives in the WAL, which a check cannot replay; the server's log
+    records each one written. A name shaped like the migrations role's, with a time the
+    backups cover, but never written: refused before any change (a check predicted
+    success). The point a migration just wrote: the check says the plan."""
+    owner = sa.engine.URL.create(
+        "postgresql+psycopg2", username="backend_owner", password=site.owner_password,
+        host="127.0.0.1", port=site.port, database="backend",
+    )  # fmt: skip
+    scripts = str(ROOT / "migrations")
+    migrate(MigrationRequest(scripts, owner, revision=lineage()[-2], allow_downgrade=True))
+    migrated = site.play(playbook="playbooks/migrate.yml")
+    assert migrated.returncode == 0, migrated.stdout[-4000:]
+    written = re.search(r"Restore point (before-\w+-(\d{8}T\d{6}Z))", migrated.stdout)
+    assert written, migrated.stdout[-4000:]
+    never = f"before-0000deadbeef-{written.group(2)}"
+
+    def check(name: str) -> subprocess.CompletedProcess:
+        return site.play(
+            "--check", "-e", "restore_type=name", "-e", f"restore_target={name}",
+            playbook="playbooks/restore.yml",
+        )  # fmt: skip
+
+    refused = check(never)
+    text = said(refused)
+    assert refused.returncode != 0, text[-3000:]
+    assert f"restore_target {never} is not a restore point that localhost's log" in text, text
+    assert f"restore_type=time restore_target='{written.group(2)[:4]}-" in text, text
+    planned = check(written.group(1))
+    assert planned.returncode == 0, said(planned)[-3000:]
+    assert "Check mode: a real run with -e restore_confirm=true would" in planned.stdout
+
+
 def test_the_local_repository_restores_into_a_new_cluster_leaving_the_cluster_alone(site):
     """The restore drill of the default layout (repository on the server): the backup
     scenario drills a repository host, this restores what `make site` sets up."""
