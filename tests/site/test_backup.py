@@ -44,13 +44,18 @@ def test_the_first_run_wrote_a_restore_point_before_the_revisions_and_the_second
     assert "Restore point before-" not in second.stdout
 
 
-def test_with_backup_before_a_pending_revision_gets_a_backup_and_a_restore_point_first(site):
+def one_revision_back(site) -> None:
+    """The site's database one revision below the head, so that the next run migrates."""
     owner = sa.engine.URL.create(
         "postgresql+psycopg2", username="backend_owner", password=site.owner_password,
         host="127.0.0.1", port=site.port, database="backend",
     )  # fmt: skip
     scripts = str(ROOT / "migrations")
     migrate(MigrationRequest(scripts, owner, revision=lineage()[-2], allow_downgrade=True))
+
+
+def test_with_backup_before_a_pending_revision_gets_a_backup_and_a_restore_point_first(site):
+    one_revision_back(site)
     backups_before = site.backups()
     result = site.play("-e", "migrations_backup_before=true", playbook="playbooks/migrate.yml")
     assert result.returncode == 0, result.stdout[-4000:]
@@ -69,12 +74,7 @@ def test_a_restore_point_the_server_never_wrote_is_refused_even_by_a_check(site)
     records each one written. A name shaped like the migrations role's, with a time the
     backups cover, but never written: refused before any change (a check predicted
     success). The point a migration just wrote: the check says the plan."""
-    owner = sa.engine.URL.create(
-        "postgresql+psycopg2", username="backend_owner", password=site.owner_password,
-        host="127.0.0.1", port=site.port, database="backend",
-    )  # fmt: skip
-    scripts = str(ROOT / "migrations")
-    migrate(MigrationRequest(scripts, owner, revision=lineage()[-2], allow_downgrade=True))
+    one_revision_back(site)
     migrated = site.play(playbook="playbooks/migrate.yml")
     assert migrated.returncode == 0, migrated.stdout[-4000:]
     written = re.search(r"Restore point (before-\w+-(\d{8}T\d{6}Z))", migrated.stdout)
