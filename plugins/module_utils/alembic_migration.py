@@ -27,7 +27,7 @@ import re
 import time
 import traceback
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -579,7 +579,15 @@ def migrate(request: MigrationRequest) -> MigrationResult:
                     restore_point = create_restore_point(connection, steps[0], request.url)
                 attempts = (
                     _run_steps(
-                        request, connection, location, direction, current, target, steps, started
+                        request,
+                        connection,
+                        scripts,
+                        location,
+                        direction,
+                        current,
+                        target,
+                        steps,
+                        started,
                     )
                     if steps
                     else []
@@ -666,7 +674,7 @@ def _sql(request, location, direction, current, target, steps) -> str | None:
 
 
 def _run_steps(
-    request, connection, location, direction, current, target, steps, started
+    request, connection, scripts, location, direction, current, target, steps, started
 ) -> list[dict[str, Any]]:
     """Apply the steps one revision at a time, each within the lock schedule.
 
@@ -694,7 +702,7 @@ def _run_steps(
             # offline; it runs without locks taken up front.
             sql = None
         tables, constraints = tables_to_lock(sql) if sql is not None else ([], [])
-        bound = hold_bound(location, step.revision, request)
+        bound = hold_bound(scripts, step.revision, request)
         for attempt, timeout in enumerate(schedule):
             began = time.monotonic()
             record = {"revision": step.revision, "lock_timeout": timeout,
@@ -745,11 +753,11 @@ def tables_to_lock(sql: str) -> tuple[list[str], list[tuple[str, str]]]:
     return sorted(tables), sorted(dropped)
 
 
-def hold_bound(location: str, revision: str, request: MigrationRequest) -> float:
+def hold_bound(scripts: ScriptDirectory, revision: str, request: MigrationRequest) -> float:
     """Seconds this revision may hold its table locks: its own module-level
     lock_hold_timeout, else the request's (0: no bound)."""
     try:
-        module = ScriptDirectory(location).get_revision(revision).module
+        module = scripts.get_revision(revision).module
     except Exception:
         return request.lock_hold_timeout
     own = getattr(module, "lock_hold_timeout", None)
@@ -817,12 +825,15 @@ def _apply(config, connection, request, direction, destination, sql, tables, con
             connection.exec_driver_sql(
                 f"SET LOCAL statement_timeout = {_milliseconds(request.statement_timeout)}"
             )
-        if existing and bound:
-            with _holding_for_at_most(connection, bound, request.statement_timeout):
-                _run_alembic(config, direction, destination)
-            return
-        # Alembic sees a transaction already open and runs the revision inside it.
-        _run_alembic(config, direction, destination)
+        # Alembic sees a transaction already open and runs the revision inside it, bounded
+        # in time once it holds locks on tables others use.
+        holding = (
+            _holding_for_at_most(connection, bound, request.statement_timeout)
+            if existing and bound
+            else nullcontext()
+        )
+        with holding:
+            _run_alembic(config, direction, destination)
 
 
 def _drop_invalid_leftovers(connection: sa.Connection, indexes: list[str]) -> None:

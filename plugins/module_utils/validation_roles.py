@@ -129,14 +129,7 @@ def backup_errors(variables: dict, context: dict) -> list[str]:
     v, host, hostvars = variables, context["host"], context["hostvars"]
     cluster, members = context.get("cluster") or "", context.get("members") or [host]
     errors = control_errors(v, "backup_")
-    path = v.get("backup_repo_path")
-    if not isinstance(path, str) or not path.startswith("/") or ".." in path.split("/"):
-        errors.append(
-            "backup_repo_path must be an absolute path such as /var/lib/pgbackrest, not"
-            f" {shown(path)}"
-        )
-    else:
-        errors += path_errors("backup_repo_path", path)
+    errors += path_errors("backup_repo_path", v.get("backup_repo_path"))
     passphrase = v.get("backup_repo_cipher_pass")
     if passphrase in (None, ""):
         errors.append("backup_repo_cipher_pass must be set (vault it): it encrypts the repository")
