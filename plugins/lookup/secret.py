@@ -52,6 +52,7 @@ _raw:
 import os  # noqa: E402
 import secrets  # noqa: E402
 import string  # noqa: E402
+import tempfile  # noqa: E402
 
 from ansible.errors import AnsibleError, AnsibleFileNotFound  # noqa: E402
 from ansible.plugins.lookup import LookupBase  # noqa: E402
@@ -86,15 +87,24 @@ def read_secret(path: str, read=plain_text) -> str | None:
 
 
 def keep_secret(path: str, value: str, read=plain_text) -> str:
-    """Write a new secret with O_EXCL: a file that appeared meanwhile wins and is returned
-    (read as the lookup reads every file: one that ansible-vault encrypted is decrypted)."""
-    os.makedirs(os.path.dirname(path) or ".", mode=0o700, exist_ok=True)
+    """Write a new secret whole, then link it into place: a file that appeared meanwhile
+    wins and is returned (read as the lookup reads every file: one that ansible-vault
+    encrypted is decrypted). The hosts of a run make their secrets at once, in separate
+    processes: none ever sees the file before it holds the whole secret."""
+    directory = os.path.dirname(path) or "."
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    descriptor, written = tempfile.mkstemp(prefix=".new-", dir=directory)
     try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return read_secret(path, read) or value
-    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-        handle.write(value + "\n")
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(value + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(written, path)
+        except FileExistsError:
+            return read_secret(path, read) or value
+    finally:
+        os.unlink(written)
     return value
 
 

@@ -6,6 +6,7 @@ tests/integration/test_verifiers.py checks the verifiers against a real PostgreS
 from __future__ import annotations
 
 import base64
+import multiprocessing
 import os
 import subprocess
 
@@ -237,3 +238,28 @@ def test_a_bundle_of_one_certificate_is_that_certificate_as_a_ca_file_held_it(tm
     assert pem_bundle(one + "\n\n") == one.strip()
     assert pem_bundle(one, [two]) == one.strip() + "\n" + two.strip()
     assert pem_bundle("", []) == ""
+
+
+def _make_secrets(directory: str) -> list[str]:
+    """What one host's process resolves: 300 secrets that nothing depends on yet."""
+    made = []
+    for number in range(300):
+        try:
+            made.append(
+                resolve("name", os.path.join(directory, f"s{number}"), 32, {"name": ""}, False)
+            )
+        except AnsibleError as error:
+            made.append(f"error: {error}")
+    return made
+
+
+def test_hosts_making_the_same_secrets_at_once_all_get_the_one_kept(tmp_path):
+    # Every host of a run resolves the secrets in its own process at the same moment: none
+    # may find a file made but not yet written ("is empty"), and all get the same value.
+    with multiprocessing.get_context("fork").Pool(8) as pool:
+        made = pool.map(_make_secrets, [str(tmp_path)] * 8)
+    errors = [value for values in made for value in values if value.startswith("error: ")]
+    assert not errors, (len(errors), errors[0])
+    kept = [(tmp_path / f"s{number}").read_text().strip() for number in range(300)]
+    assert all(values == kept for values in made)
+    assert not [path.name for path in tmp_path.iterdir() if not path.name.startswith("s")]
