@@ -45,7 +45,7 @@ def drop_cluster(version: int, cluster: str) -> None:
 
 def recaps(result: subprocess.CompletedProcess) -> dict[str, dict[str, int]]:
     """The counts of a run's last recap, by host: ok, changed, failed..."""
-    recap_text = result.stdout.split("PLAY RECAP")[-1]
+    recap_text = re.sub(r"\x1b\[[0-9;]*m", "", result.stdout).split("PLAY RECAP")[-1]
     found = {
         host: {key: int(value) for key, value in re.findall(r"(\w+)=(\d+)", counts)}
         for host, counts in re.findall(r"^(\S+)\s+:\s+(.*)$", recap_text, re.M)

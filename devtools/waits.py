@@ -8,6 +8,7 @@ the log itself.
 
 from __future__ import annotations
 
+import re
 import socket
 import subprocess
 import time
@@ -68,10 +69,29 @@ def run_bounded(
         ) from None
 
 
+def changed_tasks(output: str) -> list[str]:
+    """The "host: task" of each task or handler an ansible-playbook run reports changed, in
+    the order of the run, each once: what an idempotence check that fails names, since the
+    end of a long run's output rarely still shows the task."""
+    found: list[str] = []
+    task = ""
+    for line in re.sub(r"\x1b\[[0-9;]*m", "", output).splitlines():
+        heading = re.match(r"(?:TASK|RUNNING HANDLER) \[(.*)\]", line)
+        if heading:
+            task = heading.group(1)
+            continue
+        changed = re.match(r"changed: \[([^\]\s]+)", line)
+        if changed and f"{changed.group(1)}: {task}" not in found:
+            found.append(f"{changed.group(1)}: {task}")
+    return found
+
+
 def printed(result: subprocess.CompletedProcess, chars: int = 3000) -> str:
     """The end of what a command printed, both streams, for an assertion's message: Molecule's
-    settings send a failed task's result to stderr, which stdout alone would leave out."""
-    return f"{result.stdout[-chars:]}\n--- stderr ---\n{result.stderr[-chars:]}"
+    settings send a failed task's result to stderr, which stdout alone would leave out. A
+    playbook run's changed tasks come first, wherever they were in the output."""
+    changed = "".join(f"changed: {task}\n" for task in changed_tasks(result.stdout or ""))
+    return f"{changed}{result.stdout[-chars:]}\n--- stderr ---\n{result.stderr[-chars:]}"
 
 
 def said(result: subprocess.CompletedProcess) -> str:
