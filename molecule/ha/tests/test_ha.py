@@ -1,12 +1,14 @@
 """The Patroni cluster: its shape, its endpoints, its backups, and the drills (a killed
 leader under write load, its rejoin by pg_rewind, a switchover, a fourth member added,
-a backup restored beside a replica), then a converge after them that changes nothing,
-the whole cluster rebuilt from its backups, and a new revision migrated once.
+a backup restored beside a replica, a dynamic setting set back, a setting that needs a
+restart rolled over the members), then a converge after them that changes nothing, the
+whole cluster rebuilt from its backups, and a new revision migrated once.
 
 The tests run in file order: each drill starts from the state the one before left."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
@@ -29,6 +31,8 @@ from tests.helpers import head_revision
 MEMBERS = [f"backend-db-ha-{n}" for n in (1, 2, 3)]
 APP = "backend-db-ha-app"
 PATRONICTL = "patronictl --config-file /etc/patroni/config.yml"
+# Debian 12's PostgreSQL, the scenario's release.
+DATA_DIR = "/var/lib/postgresql/15/main"
 # The application names the cluster (its certificate's name) and reaches HAProxy locally.
 ENDPOINT = (
     "host=payments hostaddr=127.0.0.1 dbname=backend sslmode=verify-full "
@@ -43,6 +47,8 @@ RESULTS = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "ha-drill.json"
 # The fourth server, and the inventory that adds it to the cluster (written by its test).
 NEWCOMER = "backend-db-ha-4"
 FOURTH = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "fourth-member.yml"
+# A setting that needs a restart, as its test changed it for the rest of the scenario.
+SETTINGS = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "changed-settings.yml"
 # Adding a member to a cluster whose etcd runs on its first three: etcd's membership is
 # declared (the group etcd), so that it stays three.
 FOURTH_INVENTORY = f"""
@@ -113,8 +119,11 @@ def joined() -> list[str]:
 
 
 def playbook(path: str, *args: str) -> subprocess.CompletedProcess:
-    """A playbook on Molecule's inventory, and the fourth member's once it is written."""
-    return molecule_playbook(path, *(["-i", str(FOURTH)] if FOURTH.exists() else []), *args)
+    """A playbook on Molecule's inventory, and the fourth member's and the changed settings'
+    once their tests wrote them."""
+    extra = [arg for inventory in (FOURTH, SETTINGS) if inventory.exists()
+             for arg in ("-i", str(inventory))]  # fmt: skip
+    return molecule_playbook(path, *extra, *args)
 
 
 def local_sql(name: str, sql: str, database: str = "backend") -> str:
@@ -502,6 +511,47 @@ def test_a_dynamic_setting_that_differs_from_the_inventory_is_set_back_through_t
     assert dynamic_settings()["maximum_lag_on_failover"] == 1048576
 
 
+def restart_windows(since: str) -> dict[str, tuple[str, str]]:
+    """Each member's restart since the given time, as its server logged it under Patroni
+    (journald): from the shutdown request to ready again (ISO times, which sort as text)."""
+    windows = {}
+    for name in joined():
+        logged = member(name).run(
+            "journalctl -u patroni --no-pager -o short-iso-precise --since %s", since
+        )
+        assert logged.rc == 0, logged.stderr
+        down = [line.split()[0] for line in logged.stdout.splitlines()
+                if "received fast shutdown request" in line]  # fmt: skip
+        up = [line.split()[0] for line in logged.stdout.splitlines()
+              if "database system is ready to accept" in line]  # fmt: skip
+        assert len(down) == 1 and len(up) == 1 and down[0] < up[0], (name, logged.stdout[-2000:])
+        windows[name] = (down[0], up[0])
+    return windows
+
+
+def test_a_setting_that_needs_a_restart_restarts_the_replicas_one_at_a_time_then_the_leader():
+    wait_for(
+        lambda: all(m["State"] in ("running", "streaming") for m in cluster()),
+        90,
+        "every member's server runs",
+    )
+    leading = leader()
+    since = member(leading).run("date -u '+%Y-%m-%d %H:%M:%S'").stdout.strip()
+    # Kept for the converges that follow, which then change nothing.
+    SETTINGS.write_text("all:\n  vars:\n    postgresql_settings: {max_files_per_process: 900}\n")
+    converged = playbook("molecule/ha/converge.yml")
+    assert converged.returncode == 0, printed(converged)
+    # Every member restarted once; each was back before the next went down, the replicas
+    # first and the leader last, which still leads.
+    windows = sorted(restart_windows(since).items(), key=lambda item: item[1])
+    for (_, (_, back)), (_, (down, _)) in itertools.pairwise(windows):
+        assert back < down, windows
+    assert windows[-1][0] == leading, windows
+    assert leader() == leading
+    for name in joined():
+        assert local_sql(name, "SHOW max_files_per_process", "postgres") == "900"
+
+
 # Molecule's group variables keep the cluster's generated passwords here (molecule.yml).
 SECRETS = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "secrets" / "patroni"
 
@@ -560,9 +610,28 @@ def address(name: str) -> str:
     ).stdout.strip()  # fmt: skip
 
 
+def cached_settings(name: str) -> dict:
+    """The dynamic settings Patroni keeps in a member's data directory (and so in its backups)."""
+    return json.loads(member(name).file(f"{DATA_DIR}/patroni.dynamic.json").content_string)
+
+
 def test_the_whole_cluster_is_rebuilt_from_its_backups_as_the_operations_guide_says(app_sql):
     marked = app_sql("INSERT INTO ha_drill (id) VALUES (1000001)", user="backend_owner")
     assert marked.rc == 0, marked.stderr
+    # The backup restored below holds a dynamic setting changed at the time (Patroni caches
+    # them in the data directory): the rebuilt cluster comes back with the inventory's.
+    leading = leader()
+    edited = member(leading).run(
+        f"{PATRONICTL} edit-config --set maximum_lag_on_failover=2097152 --force"
+    )
+    assert edited.rc == 0, edited.stdout + edited.stderr
+    wait_for(
+        lambda: cached_settings(leading)["maximum_lag_on_failover"] == 2097152,
+        30,
+        "the leader caches the changed setting in its data directory",
+    )
+    taken = playbook("playbooks/backup.yml", "-e", "backup_type=incr")
+    assert taken.returncode == 0, printed(taken)
     counted = app_sql("SELECT count(*) FROM ha_drill", user="backend_owner")
     assert counted.rc == 0, counted.stderr
     # check switches the leader's WAL and returns once the repository has it.
@@ -571,7 +640,6 @@ def test_the_whole_cluster_is_rebuilt_from_its_backups_as_the_operations_guide_s
     first, *others = joined()
 
     # 1. Patroni stopped everywhere, replicas first; etcd forgets the cluster.
-    leading = leader()
     for name in sorted(joined(), key=lambda name: name == leading):
         stopped = member(name).run("systemctl stop patroni")
         assert stopped.rc == 0, stopped.stderr
@@ -600,6 +668,7 @@ def test_the_whole_cluster_is_rebuilt_from_its_backups_as_the_operations_guide_s
     rebuilt = playbook("molecule/ha/converge.yml")
     assert rebuilt.returncode == 0, printed(rebuilt)
     assert leader() == first
+    assert dynamic_settings()["maximum_lag_on_failover"] == 1048576
     wait_for(
         lambda: sorted(m["Role"] for m in cluster()).count("Replica") == len(others) - 1,
         120,
