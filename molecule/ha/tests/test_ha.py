@@ -8,6 +8,7 @@ The tests run in file order: each drill starts from the state the one before lef
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import os
@@ -31,8 +32,6 @@ from tests.helpers import head_revision
 MEMBERS = [f"backend-db-ha-{n}" for n in (1, 2, 3)]
 APP = "backend-db-ha-app"
 PATRONICTL = "patronictl --config-file /etc/patroni/config.yml"
-# Debian 12's PostgreSQL, the scenario's release.
-DATA_DIR = "/var/lib/postgresql/15/main"
 # The application names the cluster (its certificate's name) and reaches HAProxy locally.
 ENDPOINT = (
     "host=payments hostaddr=127.0.0.1 dbname=backend sslmode=verify-full "
@@ -70,6 +69,14 @@ testinfra_hosts = [f"podman://{APP}"]
 
 def member(name: str):
     return testinfra.get_host(f"podman://{name}")
+
+
+@functools.cache
+def major() -> str:
+    """The PostgreSQL major of the scenario's release (Debian 12: 15, Debian 13: 17)."""
+    listed = member(MEMBERS[0]).run("pg_lsclusters --no-header")
+    assert listed.rc == 0, listed.stderr
+    return listed.stdout.split()[0]
 
 
 def running() -> list[str]:
@@ -182,8 +189,8 @@ def test_every_member_keeps_the_postgresql_roles_guarantees():
         assert local_sql(name, "SHOW ssl", "postgres") == "on"
         assert local_sql(name, "SHOW password_encryption", "postgres") == "scram-sha-256"
         assert local_sql(name, "SHOW synchronous_commit", "postgres") == "on"
-        assert not host.service("postgresql@15-main").is_enabled
-        hba = host.file("/etc/postgresql/15/main/pg_hba.conf").content_string
+        assert not host.service(f"postgresql@{major()}-main").is_enabled
+        hba = host.file(f"/etc/postgresql/{major()}/main/pg_hba.conf").content_string
         assert "hostssl replication  replicator" in hba
         assert " trust" not in hba and " md5" not in hba
 
@@ -469,7 +476,7 @@ def test_after_the_drills_one_backup_of_the_cluster_restores_every_acknowledged_
         missing = (acknowledged | {1000000}) - {int(n) for n in ids.stdout.split()}
         assert not missing, sorted(missing)[:20]
     finally:
-        member(replica).run("pg_dropcluster --stop 15 drill")
+        member(replica).run(f"pg_dropcluster --stop {major()} drill")
 
 
 def changes(result: subprocess.CompletedProcess) -> set[int]:
@@ -612,7 +619,9 @@ def address(name: str) -> str:
 
 def cached_settings(name: str) -> dict:
     """The dynamic settings Patroni keeps in a member's data directory (and so in its backups)."""
-    return json.loads(member(name).file(f"{DATA_DIR}/patroni.dynamic.json").content_string)
+    return json.loads(
+        member(name).file(f"/var/lib/postgresql/{major()}/main/patroni.dynamic.json").content_string
+    )
 
 
 def test_the_whole_cluster_is_rebuilt_from_its_backups_as_the_operations_guide_says(app_sql):
@@ -649,7 +658,7 @@ def test_the_whole_cluster_is_rebuilt_from_its_backups_as_the_operations_guide_s
     assert removed.rc == 0, removed.stdout + removed.stderr
     # 2. The other members disabled and dropped.
     for name in others:
-        dropped = member(name).run("systemctl disable patroni && pg_dropcluster 15 main")
+        dropped = member(name).run(f"systemctl disable patroni && pg_dropcluster {major()} main")
         assert dropped.rc == 0, dropped.stderr
     # 3. The first restored in place as a single server into the cluster's stanza (the
     # scenario's addresses come from facts the restore does not gather: given here).
