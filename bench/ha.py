@@ -185,6 +185,37 @@ def picture(drill: dict, path: Path) -> None:
     figure.savefig(path)
 
 
+def update_picture(drill: dict, path: Path) -> None:
+    """Acknowledged writes per half second through the rolling update, its pauses marked."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    zero = drill["began"]
+    times = [at - zero for _, at in drill["timeline"]]
+    width = 0.5
+    figure, axes = plt.subplots(figsize=(9, 3.6), dpi=110)
+    axes.hist(times, bins=[min(times) + width * i
+                           for i in range(int((max(times) - min(times)) / width) + 2)],
+              color="#4c72b0", label="acknowledged commits per 0.5 s")  # fmt: skip
+    axes.axvline(0, color="#c44e52", linestyle="--", linewidth=1.4, label="update.yml starts")
+    axes.axvline(drill["ended"] - zero, color="#55a868", linestyle="--", linewidth=1.4,
+                 label="update.yml ends")  # fmt: skip
+    for at, length in drill["pauses"]:
+        axes.axvspan(at - zero, at - zero + length, color="#dd8452", alpha=0.4,
+                     label=f"writes paused {length:.1f} s (switchover)")  # fmt: skip
+    axes.set_xlabel("seconds since update.yml started")
+    axes.set_ylabel("commits")
+    axes.set_title(
+        f"Rolling update: {drill['acknowledged']} acknowledged, {len(drill['lost'])} lost,"
+        f" leader {drill['old_leader']} -> {drill['new_leader']}"
+    )
+    axes.legend(loc="lower center", fontsize=8, framealpha=0.9)
+    figure.tight_layout()
+    figure.savefig(path)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=60)
@@ -212,6 +243,13 @@ def main() -> int:
             )[-1]
             drill = json.loads((ephemeral / "ha-drill.json").read_text())
             picture(drill, ROOT / "docs" / "ha-drill.png")
+            update = json.loads((ephemeral / "ha-update-drill.json").read_text())
+            update_picture(update, ROOT / "docs" / "ha-update-drill.png")
+            results["update_drill"] = {
+                "seconds": round(update["ended"] - update["began"], 1),
+                "pauses": [round(length, 1) for _, length in update["pauses"]],
+                **{key: update[key] for key in ("acknowledged", "lost", "failures")},
+            }
             results["drill"] = {key: drill[key] for key in
                                 ("rto_seconds", "acknowledged", "lost", "failures",
                                  "old_leader", "new_leader")}  # fmt: skip

@@ -3,7 +3,8 @@
 Runs on the application host for a bounded time and count, reconnecting after every
 failure, and records each acknowledged commit (its number and wall-clock time) and each
 failure, as JSON, for the verification to compare with what the new leader holds.
-Usage: drill_writer.py DSN SECONDS MAX_ROWS OUTPUT
+It stops early once OUTPUT.stop exists (a drill whose length the writer cannot know).
+Usage: drill_writer.py DSN SECONDS MAX_ROWS OUTPUT [FIRST_NUMBER]
 """
 
 import json
@@ -17,8 +18,9 @@ dsn, seconds, max_rows, output = sys.argv[1], float(sys.argv[2]), int(sys.argv[3
 acknowledged, failures = [], []
 connection = None
 deadline = time.time() + seconds
-number = 0
-while time.time() < deadline and number < max_rows:
+number = int(sys.argv[5]) - 1 if len(sys.argv) > 5 else 0
+last = number + max_rows
+while time.time() < deadline and number < last and not os.path.exists(output + ".stop"):
     number += 1
     try:
         if connection is None:

@@ -1,7 +1,8 @@
 """The Patroni cluster: its shape, its endpoints, its backups, and the drills (a killed
 leader under write load, its rejoin by pg_rewind, a switchover, a fourth member added,
 a backup restored beside a replica, a dynamic setting set back, a setting that needs a
-restart rolled over the members), then a converge after them that changes nothing, the
+restart rolled over the members, a rolling update refused and then run under write
+load), then a converge after them that changes nothing, the
 whole cluster rebuilt from its backups, and a new revision migrated once.
 
 The tests run in file order: each drill starts from the state the one before left."""
@@ -43,6 +44,7 @@ REPOSITORY = (
     "runuser -u pgbackrest -- pgbackrest --config=/etc/pgbackrest/payments.conf --stanza=payments"
 )
 RESULTS = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "ha-drill.json"
+UPDATE_RESULTS = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "ha-update-drill.json"
 # The fourth server, and the inventory that adds it to the cluster (written by its test).
 NEWCOMER = "backend-db-ha-4"
 FOURTH = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "fourth-member.yml"
@@ -146,9 +148,43 @@ def start_times() -> dict[str, str]:
     }
 
 
+def every_member_runs() -> bool:
+    """Every member of the cluster (the fourth too, once added) runs its server."""
+    return all(m["State"] in ("running", "streaming") for m in cluster() if m["Member"] in joined())
+
+
+def etcd_start(name: str) -> str:
+    """When systemd last started the member's etcd (a restart changes it)."""
+    shown = member(name).run("systemctl show --property ActiveEnterTimestampMonotonic etcd")
+    assert shown.rc == 0, shown.stderr
+    return shown.stdout.strip()
+
+
 def wait_for(condition, seconds: float, what: str):
     """A bounded wait whose message, if it runs out, shows the cluster as Patroni lists it."""
     return waits.wait_for(condition, seconds, what, context=cluster)
+
+
+WRITER = "/root/drill_writer.py"
+
+
+def start_writer(output: str, seconds: int, first: int = 1) -> None:
+    """The drills' writer (files/drill_writer.py), started in the background on the
+    application host: numbered rows from `first` through the read-write endpoint, until
+    `seconds` have passed or `output`.stop exists; what it did is then in `output`."""
+    script = Path(__file__).parents[1] / "files" / "drill_writer.py"
+    subprocess.run(
+        ["podman", "exec", "-i", APP, "sh", "-c", f"cat > {WRITER}"],
+        input=script.read_text(),
+        text=True,
+        check=True,
+    )
+    subprocess.run(["podman", "exec", APP, "rm", "-f", output, f"{output}.stop"], check=True)
+    subprocess.run(
+        ["podman", "exec", "-d", APP, "python3", WRITER, f"{READ_WRITE} user=backend_owner",
+         str(seconds), "1000000", output, str(first)],
+        check=True,
+    )  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -283,21 +319,9 @@ def test_a_killed_leader_is_replaced_under_write_load_without_losing_an_acknowle
         user="backend_owner",
     )
     assert created.rc == 0, created.stderr
-    script = Path(__file__).parents[1] / "files" / "drill_writer.py"
-    subprocess.run(
-        ["podman", "exec", "-i", APP, "sh", "-c", "cat > /root/drill_writer.py"],
-        input=script.read_text(),
-        text=True,
-        check=True,
-    )
-    subprocess.run(["podman", "exec", APP, "rm", "-f", "/root/drill.json"], check=True)
     old_leader = leader()
     promotions = len(history())
-    subprocess.run(
-        ["podman", "exec", "-d", APP, "python3", "/root/drill_writer.py",
-         f"{READ_WRITE} user=backend_owner", "75", "100000", "/root/drill.json"],
-        check=True,
-    )  # fmt: skip
+    start_writer("/root/drill.json", seconds=75)
     time.sleep(10)
     killed_at = time.time()
     # SIGKILL to Patroni and every PostgreSQL process, Patroni masked so that systemd
@@ -518,30 +542,36 @@ def test_a_dynamic_setting_that_differs_from_the_inventory_is_set_back_through_t
     assert dynamic_settings()["maximum_lag_on_failover"] == 1048576
 
 
-def restart_windows(since: str) -> dict[str, tuple[str, str]]:
-    """Each member's restart since the given time, as its server logged it under Patroni
-    (journald): from the shutdown request to ready again (ISO times, which sort as text)."""
-    windows = {}
+def restart_windows(since: str) -> list[tuple[str, str, str]]:
+    """Every restart of a member's server since the given time, as its server logged it
+    under Patroni (journald): (down, up, member), from the shutdown request to ready again
+    (ISO times, which sort as text), in the order they happened. A promotion, which logs
+    ready without a shutdown before it, is no restart."""
+    windows = []
     for name in joined():
         logged = member(name).run(
             "journalctl -u patroni --no-pager -o short-iso-precise --since %s", since
         )
         assert logged.rc == 0, logged.stderr
-        down = [line.split()[0] for line in logged.stdout.splitlines()
-                if "received fast shutdown request" in line]  # fmt: skip
-        up = [line.split()[0] for line in logged.stdout.splitlines()
-              if "database system is ready to accept" in line]  # fmt: skip
-        assert len(down) == 1 and len(up) == 1 and down[0] < up[0], (name, logged.stdout[-2000:])
-        windows[name] = (down[0], up[0])
-    return windows
+        down = None  # a shutdown not yet followed by the server's start
+        for line in logged.stdout.splitlines():
+            if "received fast shutdown request" in line:
+                down = line.split()[0]
+            elif "database system is ready to accept" in line and down:
+                windows.append((down, line.split()[0], name))
+                down = None
+        assert down is None, (name, logged.stdout[-3000:])
+    return sorted(windows)
+
+
+def one_member_down_at_a_time(windows: list[tuple[str, str, str]]) -> None:
+    """Each restart ended before the next began."""
+    for (_, back, _), (down, _, _) in itertools.pairwise(windows):
+        assert back < down, windows
 
 
 def test_a_setting_that_needs_a_restart_restarts_the_replicas_one_at_a_time_then_the_leader():
-    wait_for(
-        lambda: all(m["State"] in ("running", "streaming") for m in cluster()),
-        90,
-        "every member's server runs",
-    )
+    wait_for(every_member_runs, 90, "every member's server runs")
     leading = leader()
     since = member(leading).run("date -u '+%Y-%m-%d %H:%M:%S'").stdout.strip()
     # Kept for the converges that follow, which then change nothing.
@@ -550,13 +580,106 @@ def test_a_setting_that_needs_a_restart_restarts_the_replicas_one_at_a_time_then
     assert converged.returncode == 0, printed(converged)
     # Every member restarted once; each was back before the next went down, the replicas
     # first and the leader last, which still leads.
-    windows = sorted(restart_windows(since).items(), key=lambda item: item[1])
-    for (_, (_, back)), (_, (down, _)) in itertools.pairwise(windows):
-        assert back < down, windows
-    assert windows[-1][0] == leading, windows
+    windows = restart_windows(since)
+    assert sorted(name for *_, name in windows) == sorted(joined()), windows
+    one_member_down_at_a_time(windows)
+    assert windows[-1][2] == leading, windows
     assert leader() == leading
     for name in joined():
         assert local_sql(name, "SHOW max_files_per_process", "postgres") == "900"
+
+
+UPDATE_DRILL = "/root/update-drill.json"
+
+
+def test_a_rolling_update_refuses_a_cluster_with_a_member_down_before_any_change():
+    wait_for(every_member_runs, 90, "every member's server runs")
+    down = next(m["Member"] for m in cluster() if m["Role"] == "Replica")
+    started = start_times()
+    etcd_started = {name: etcd_start(name) for name in MEMBERS}
+    stopped = member(down).run("systemctl stop patroni")
+    assert stopped.rc == 0, stopped.stderr
+    try:
+        refused = playbook("playbooks/update.yml", "-e", "update_restart=true")
+    finally:
+        member(down).run("systemctl start patroni")
+    assert refused.returncode != 0, printed(refused)
+    folded = said(refused)
+    assert f"The cluster payments is not healthy ({down} is not running)" in folded, folded[-3000:]
+    assert "nothing was updated" in folded and "Traceback" not in folded
+    assert changes(refused) == {0}, printed(refused)
+    assert {name: etcd_start(name) for name in MEMBERS} == etcd_started
+    wait_for(every_member_runs, 90, f"{down} runs again")
+    assert {name: at for name, at in start_times().items() if name != down} == {
+        name: at for name, at in started.items() if name != down
+    }
+
+
+def test_a_rolling_update_restarts_each_component_member_by_member_under_write_load(app_sql):
+    wait_for(every_member_runs, 90, "every member's server runs")
+    old_leader = leader()
+    since = member(old_leader).run("date -u '+%Y-%m-%d %H:%M:%S'").stdout.strip()
+    etcd_started = {name: etcd_start(name) for name in MEMBERS}
+    start_writer(UPDATE_DRILL, seconds=900, first=2_000_000)
+    time.sleep(5)
+    began = time.time()
+    # Nothing newer on offer in the containers' archives: every component restarts anyway.
+    updated = playbook("playbooks/update.yml", "-e", "update_restart=true")
+    ended = time.time()
+    time.sleep(5)
+    subprocess.run(["podman", "exec", APP, "touch", f"{UPDATE_DRILL}.stop"], check=True)
+    app = testinfra.get_host(f"podman://{APP}")
+    wait_for(lambda: app.file(UPDATE_DRILL).exists, 30, "the writer stops")
+    assert updated.returncode == 0, printed(updated)
+    drill = json.loads(app.file(UPDATE_DRILL).content_string)
+    written = [at for _, at in drill["acknowledged"]]
+    stored = app_sql("SELECT id FROM ha_drill WHERE id >= 2000000", user="backend_owner")
+    assert stored.rc == 0, stored.stderr
+    lost = sorted(
+        {number for number, _ in drill["acknowledged"]} - set(map(int, stored.stdout.split()))
+    )
+    # Where writes stopped: a second or more between two acknowledged commits.
+    pauses = [(a, b - a) for a, b in itertools.pairwise(written) if b - a >= 1.0]
+    UPDATE_RESULTS.write_text(
+        json.dumps(
+            {
+                "began": began,
+                "ended": ended,
+                "old_leader": old_leader,
+                "new_leader": leader(),
+                "acknowledged": len(written),
+                "lost": lost,
+                "pauses": pauses,
+                "failures": len(drill["failures"]),
+                "timeline": drill["acknowledged"],
+            }
+        )
+    )
+    print(
+        f"\nupdate drill: {ended - began:.0f} s, {len(written)} acknowledged, {len(lost)} lost,"
+        f" {len(drill['failures'])} failed attempts, pauses "
+        + ", ".join(f"{length:.1f} s at +{at - began:.0f} s" for at, length in pauses)
+    )
+    assert lost == []
+    # The leader handed over (to its synchronous replica of the moment), and every other
+    # member streams from the new one.
+    new_leader = leader()
+    assert new_leader != old_leader
+    wait_for(every_member_runs, 30, "every member's server runs")
+    receivers = "SELECT status FROM pg_stat_wal_receiver"
+    for name in joined():
+        if name != new_leader:
+            assert local_sql(name, receivers, "postgres") == "streaming", name
+    # Every member's server restarted (the old leader twice: demoted, then updated), never
+    # two at once; etcd restarted on each of its members.
+    windows = restart_windows(since)
+    assert {name for *_, name in windows} == set(joined()), windows
+    one_member_down_at_a_time(windows)
+    assert windows[-1][2] == old_leader, windows
+    assert all(etcd_start(name) != etcd_started[name] for name in MEMBERS)
+    # Writes pause once, for the switchover (3.8 s on a quiet machine; the target is 5 s,
+    # the bound leaves room for a loaded CI machine); restarting a replica pauses nothing.
+    assert len(pauses) <= 1 and all(length <= 10 for _, length in pauses), pauses
 
 
 # Molecule's group variables keep the cluster's generated passwords here (molecule.yml).
@@ -598,13 +721,7 @@ def test_a_cluster_password_lost_or_replaced_on_the_controller_stops_the_run_bef
 
 
 def test_a_converge_after_the_drills_changes_nothing():
-    wait_for(
-        lambda: all(
-            m["State"] in ("running", "streaming") for m in cluster() if m["Member"] in joined()
-        ),
-        90,
-        "every member's server runs after the restore drill",
-    )
+    wait_for(every_member_runs, 90, "every member's server runs after the drills")
     converges_without_change()
 
 
