@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from devtools.paths import ROOT
+from devtools.waits import COLOURS
 
 LOGS = ROOT / ".test-logs"
 SLOW_TEST = 60.0
@@ -255,7 +256,6 @@ WHY = re.compile(
     r"^(fatal|failed): |waited [0-9.]+ s for |^CRITICAL |Idempotence test failed|^FAILED |"
     r"^ERROR [\w/.-]+\.py|^E  "
 )
-COLOURS = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def why(parts: list[Part]) -> None:

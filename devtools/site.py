@@ -23,7 +23,7 @@ import psycopg2
 
 from devtools.paths import BIN, ROOT
 from devtools.pgserver import free_port, server_major
-from devtools.waits import WaitedTooLong, run_bounded
+from devtools.waits import COLOURS, WaitedTooLong, run_bounded
 
 # The major this machine's Debian release ships, which the role picks by default.
 VERSION = server_major()
@@ -45,7 +45,7 @@ def drop_cluster(version: int, cluster: str) -> None:
 
 def recaps(result: subprocess.CompletedProcess) -> dict[str, dict[str, int]]:
     """The counts of a run's last recap, by host: ok, changed, failed..."""
-    recap_text = re.sub(r"\x1b\[[0-9;]*m", "", result.stdout).split("PLAY RECAP")[-1]
+    recap_text = COLOURS.sub("", result.stdout).split("PLAY RECAP")[-1]
     found = {
         host: {key: int(value) for key, value in re.findall(r"(\w+)=(\d+)", counts)}
         for host, counts in re.findall(r"^(\S+)\s+:\s+(.*)$", recap_text, re.M)

@@ -16,6 +16,8 @@ from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 T = TypeVar("T")
+# Ansible's (and Molecule's) colour codes, which the readers of a run's output strip.
+COLOURS = re.compile(r"\x1b\[[0-9;]*m")
 
 
 class WaitedTooLong(AssertionError):
@@ -75,7 +77,7 @@ def changed_tasks(output: str) -> list[str]:
     end of a long run's output rarely still shows the task."""
     found: list[str] = []
     task = ""
-    for line in re.sub(r"\x1b\[[0-9;]*m", "", output).splitlines():
+    for line in COLOURS.sub("", output).splitlines():
         heading = re.match(r"(?:TASK|RUNNING HANDLER) \[(.*)\]", line)
         if heading:
             task = heading.group(1)
