@@ -620,6 +620,17 @@ def test_a_rolling_update_restarts_each_component_member_by_member_under_write_l
     old_leader = leader()
     since = member(old_leader).run("date -u '+%Y-%m-%d %H:%M:%S'").stdout.strip()
     etcd_started = {name: etcd_start(name) for name in MEMBERS}
+    # The check says which members would restart, in which order, and changes nothing.
+    started = start_times()
+    checked = playbook("playbooks/update.yml", "--check", "-e", "update_restart=true")
+    assert checked.returncode == 0, printed(checked)
+    planned = [task.split(": ")[0] for task in waits.changed_tasks(checked.stdout)
+               if "Patroni and its server run the new versions" in task]  # fmt: skip
+    assert sorted(planned) == sorted(joined()) and planned[-1] == old_leader, planned
+    assert f"{old_leader}: backend_db.postgresql.patroni : The leader switches over" in (
+        waits.changed_tasks(checked.stdout)
+    )
+    assert start_times() == started and leader() == old_leader
     start_writer(UPDATE_DRILL, seconds=900, first=2_000_000)
     time.sleep(5)
     began = time.time()
