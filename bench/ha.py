@@ -148,20 +148,28 @@ def load_with_lag(seconds: float, writers: int) -> dict:
             "replicas": replicas}  # fmt: skip
 
 
-def picture(drill: dict, path: Path) -> None:
-    """Acknowledged writes per half second around the kill, the events marked."""
+def commits_histogram(drill: dict, zero: float):
+    """A figure of a drill's acknowledged commits per half second, seconds counted from
+    `zero`: (figure, axes) for the caller to mark and save."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    zero = drill["killed_at"]
     times = [at - zero for _, at in drill["timeline"]]
     width = 0.5
     figure, axes = plt.subplots(figsize=(9, 3.6), dpi=110)
     axes.hist(times, bins=[min(times) + width * i
                            for i in range(int((max(times) - min(times)) / width) + 2)],
               color="#4c72b0", label="acknowledged commits per 0.5 s")  # fmt: skip
+    axes.set_ylabel("commits")
+    return figure, axes
+
+
+def picture(drill: dict, path: Path) -> None:
+    """Acknowledged writes per half second around the kill, the events marked."""
+    zero = drill["killed_at"]
+    figure, axes = commits_histogram(drill, zero)
     marks = [
         (0, "SIGKILL of the leader's Patroni and PostgreSQL", "#c44e52"),
         (drill["first_failure_at"] - zero, "first failed write", "#dd8452"),
@@ -175,7 +183,6 @@ def picture(drill: dict, path: Path) -> None:
     for at, label, colour in marks:
         axes.axvline(at, color=colour, linestyle="--", linewidth=1.4, label=label)
     axes.set_xlabel("seconds since the kill")
-    axes.set_ylabel("commits")
     axes.set_title(
         f"Failover drill: {drill['acknowledged']} acknowledged, {len(drill['lost'])} lost,"
         f" {drill['old_leader']} -> {drill['new_leader']}"
@@ -187,18 +194,8 @@ def picture(drill: dict, path: Path) -> None:
 
 def update_picture(drill: dict, path: Path) -> None:
     """Acknowledged writes per half second through the rolling update, its pauses marked."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     zero = drill["began"]
-    times = [at - zero for _, at in drill["timeline"]]
-    width = 0.5
-    figure, axes = plt.subplots(figsize=(9, 3.6), dpi=110)
-    axes.hist(times, bins=[min(times) + width * i
-                           for i in range(int((max(times) - min(times)) / width) + 2)],
-              color="#4c72b0", label="acknowledged commits per 0.5 s")  # fmt: skip
+    figure, axes = commits_histogram(drill, zero)
     axes.axvline(0, color="#c44e52", linestyle="--", linewidth=1.4, label="update.yml starts")
     axes.axvline(drill["ended"] - zero, color="#55a868", linestyle="--", linewidth=1.4,
                  label="update.yml ends")  # fmt: skip
@@ -206,7 +203,6 @@ def update_picture(drill: dict, path: Path) -> None:
         axes.axvspan(at - zero, at - zero + length, color="#dd8452", alpha=0.4,
                      label=f"writes paused {length:.1f} s (switchover)")  # fmt: skip
     axes.set_xlabel("seconds since update.yml started")
-    axes.set_ylabel("commits")
     axes.set_title(
         f"Rolling update: {drill['acknowledged']} acknowledged, {len(drill['lost'])} lost,"
         f" leader {drill['old_leader']} -> {drill['new_leader']}"
