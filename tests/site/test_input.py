@@ -84,6 +84,10 @@ BATCHES = {
     "a preload library this host does not have": ("server", {
         "postgresql_shared_preload_libraries": ["pg_stat_statements", "no_such_lib"],
     }, ["postgresql_shared_preload_libraries has no_such_lib, which PostgreSQL"]),
+    # Checked by the update's first play, before it refreshes a package list.
+    "the update's restart switch": ("update", {
+        "update_restart": "maybe",
+    }, ["update_restart must be true or false, not maybe"]),
     "a Patroni group the inventory does not have": ("server", {
         "patroni_cluster_groups": ["nonexistent"],
     }, ["it names nonexistent, which the inventory does not have"]),
