@@ -157,6 +157,23 @@ def test_a_cluster_that_cannot_work_is_refused_before_any_change(
     assert sentence in refusal(declare(tmp_path, clusters, peer_port, **host_vars))
 
 
+def test_a_member_on_a_release_that_cannot_run_the_cluster_is_refused_before_any_change(
+    tmp_path, peer_port
+):
+    """Debian 11's Patroni and etcd are not the ones the role configures: a member that runs
+    it is refused by name (every member is this machine, which the extra variable makes a
+    Debian 11 host for the run), not left retrying a Patroni that cannot start."""
+    inventory = declare(tmp_path, {"payments": ["db1", "db2", "db3"]}, peer_port)
+    printed = refusal(
+        inventory, "playbooks/server.yml", "-e", "ansible_distribution_major_version=11"
+    )
+    assert (
+        "db1 runs Debian 11, where the cluster cannot run: its members need Debian 12 or Debian "
+        "13 (the Patroni, etcd and PostgreSQL they ship), so upgrade the host's release or take "
+        "it out of the group payments."
+    ) in printed, printed[-3000:]
+
+
 def test_the_major_upgrade_refuses_a_patroni_member_before_any_change(tmp_path, peer_port):
     inventory = declare(tmp_path, {"payments": ["db1", "db2", "db3"]}, peer_port)
     printed = refusal(
