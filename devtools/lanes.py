@@ -96,7 +96,7 @@ def plan(target: str) -> list[Part]:
     # make test, on two cores kept about 90 % busy by three lanes: the whole run is as long
     # as its longest lane, so the lanes are balanced by their measured times (docs/testing.md):
     # the host lane (lint, the tiers, converges of this machine, then the backup scenario),
-    # the containers lane (the images, the other release, four scenarios) and ha alone.
+    # the containers lane (the images, the other release, five scenarios) and ha alone.
     return [
         Part("lint", "make --no-print-directory lint", "host"),
         Part("sanity", "make --no-print-directory sanity", "host"),
@@ -115,7 +115,7 @@ def plan(target: str) -> list[Part]:
         ),
         *(
             molecule_part(scenario, "containers")
-            for scenario in ("default", "cluster", "upgrade", "release-upgrade")
+            for scenario in ("default", "patroni-debian12", "cluster", "upgrade", "release-upgrade")
         ),
         molecule_part("ha", "ha"),
     ]

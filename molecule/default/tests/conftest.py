@@ -1,4 +1,4 @@
-"""Fixtures of the default scenario's verification, on both Debian releases."""
+"""Fixtures of the default scenario's verification, on its Debian 13 container."""
 
 from __future__ import annotations
 

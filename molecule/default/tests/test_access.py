@@ -23,7 +23,7 @@ from devtools.container import (
 from devtools.site import recap
 from devtools.waits import printed, wait_for
 
-testinfra_hosts = [f"podman://backend-db-default-{release}" for release in ("12", "13")]
+testinfra_hosts = ["podman://backend-db-default-13"]
 CA = "/etc/backend-db/ca.crt"
 
 

@@ -10,7 +10,7 @@ from devtools.container import molecule_playbook, psql_query
 from devtools.waits import changed_tasks, printed
 from tests.helpers import head_revision
 
-NAME = "backend-db-default-12"
+NAME = "backend-db-default-13"
 RESTART = "PostgreSQL restarts on the new binaries (or as asked)"
 
 

@@ -1,0 +1,63 @@
+"""A Patroni cluster of Molecule containers as its tests read it: Patroni's own listing of
+the members (`patronictl list`), its leader, and SQL run locally on a member."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Sequence
+
+import testinfra
+
+PATRONICTL = "patronictl --config-file /etc/patroni/config.yml"
+
+
+def member(name: str):
+    return testinfra.get_host(f"podman://{name}")
+
+
+def running(members: Sequence[str]) -> list[str]:
+    """The members whose container runs."""
+    names = subprocess.run(
+        ["podman", "ps", "--format", "{{.Names}}"], capture_output=True, text=True, check=True
+    ).stdout.split()
+    return [name for name in members if name in names]
+
+
+def patronictl(members: Sequence[str], arguments: str) -> str:
+    """What `patronictl ARGUMENTS` prints on the first running member that answers."""
+    for name in running(members):
+        answered = member(name).run(f"{PATRONICTL} {arguments}")
+        if answered.rc == 0:
+            return answered.stdout
+    raise AssertionError(f"no member of {', '.join(members)} answers patronictl {arguments}")
+
+
+def listing(members: Sequence[str]) -> list[dict]:
+    """Patroni's view of the members, from the first running one that answers."""
+    return json.loads(patronictl(members, "list --format json"))
+
+
+def leader_of(members: Sequence[str]) -> str:
+    listed = listing(members)
+    leaders = [m["Member"] for m in listed if m["Role"] == "Leader"]
+    assert len(leaders) == 1, listed
+    return leaders[0]
+
+
+def settled(members: Sequence[str]) -> bool:
+    """One leader and the other members replicas, one synchronous, every server up: Patroni
+    names a demoted leader a replica while it still restarts its server (state starting or
+    stopped), and a test that reads every member then finds one without its socket."""
+    listed = [m for m in listing(members) if m["Member"] in members]
+    roles = ["Leader", *["Replica"] * (len(members) - 2), "Sync Standby"]
+    return sorted(m["Role"] for m in listed) == sorted(roles) and all(
+        m["State"] in ("running", "streaming") for m in listed
+    )
+
+
+def local_sql(name: str, sql: str, database: str = "backend") -> str:
+    """psql as postgres on the member's own socket; the rows as psql -At prints them."""
+    result = member(name).run("runuser -u postgres -- psql -XAtq -d %s -c %s", database, sql)
+    assert result.rc == 0, f"{name}: {result.stderr}"
+    return result.stdout.strip()
