@@ -333,4 +333,5 @@ def patroni_errors(variables: dict, context: dict) -> list[str]:
             f" ({loop_wait + 2 * retry}), or a leader loses its key while it still runs"
         )
     errors += counts_errors(v, ("patroni_maximum_lag_on_failover",), minimum=0)
+    errors += counts_errors(v, ("patroni_streaming_timeout",))
     return errors
