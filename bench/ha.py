@@ -1,9 +1,10 @@
 """The Patroni cluster's numbers: converge times, replication lag under write load, the drill.
 
     .venv/bin/python bench/ha.py [--seconds 60] [--writers 4] [--reruns 2] [--keep]
+    .venv/bin/python bench/ha.py --drills-from EPHEMERAL_DIRECTORY   # the pictures only
 
 As root on this machine, as `make bench` runs it (about twenty-five minutes). The Molecule
-scenario `ha` (three Debian 12 database servers, an application host) step by step:
+scenario `ha` (three Debian 13 database servers, an application host) step by step:
 
 1. create and prepare (not timed); the first converge of the four hosts, timed; then
    RERUNS repeated converges (each must report changed=0), their median.
@@ -12,9 +13,11 @@ scenario `ha` (three Debian 12 database servers, an application host) step by st
    TLS verified) for SECONDS, while the leader's pg_stat_replication is read every
    second: each replica's replay lag and the bytes it has not yet replayed.
 3. The scenario's verifier: the drills (a killed leader under write load, the rejoin,
-   a switchover, a fourth member). The failover drill's timeline (ha-drill.json) becomes
-   the picture docs/ha-drill.png: acknowledged writes over time, the kill, the first
-   failed write, the promotion and the first write after it marked.
+   a leader cut off the network, a switchover, a fourth member, a rolling update). The
+   failover drill's timeline (ha-drill.json) becomes the picture docs/ha-drill.png:
+   acknowledged writes over time, the kill, the first failed write, the promotion and the
+   first write after it marked; the rolling update's and the partition's become
+   docs/ha-update-drill.png and docs/ha-partition-drill.png.
 4. destroy.
 
 Prints the results as the table of docs/performance.md section 7.
@@ -212,14 +215,76 @@ def update_picture(drill: dict, path: Path) -> None:
     figure.savefig(path)
 
 
+def partition_picture(drill: dict, path: Path) -> None:
+    """Acknowledged writes per half second while the leader was cut off, the events marked."""
+    zero = drill["cut_at"]
+    figure, axes = commits_histogram(drill, zero)
+    marks = [
+        (0, f"{drill['old_leader']} cut off the network", "#c44e52"),
+        (drill["elected_at"] - zero, f"{drill['new_leader']} elected", "#55a868"),
+        (drill["back_at"] - zero, f"{drill['old_leader']} reconnected", "#dd8452"),
+        (drill["rejoined_at"] - zero, f"{drill['old_leader']} streams again", "#8172b3"),
+    ]
+    for at, label, colour in marks:
+        axes.axvline(at, color=colour, linestyle="--", linewidth=1.4, label=label)
+    axes.set_xlabel("seconds since the leader was cut off")
+    axes.set_title(
+        f"Partition drill: {drill['acknowledged']} acknowledged, {len(drill['lost'])} lost,"
+        f" {drill['old_leader']} -> {drill['new_leader']}"
+    )
+    axes.legend(loc="lower right", fontsize=8, framealpha=0.9)
+    figure.tight_layout()
+    figure.savefig(path)
+
+
+def drills(ephemeral: Path, results: dict) -> None:
+    """The drills' pictures in docs/ and their numbers in results, from the JSON files the
+    verifier left in a run's ephemeral directory."""
+    drill = json.loads((ephemeral / "ha-drill.json").read_text())
+    picture(drill, ROOT / "docs" / "ha-drill.png")
+    results["drill"] = {key: drill[key] for key in
+                        ("rto_seconds", "acknowledged", "lost", "failures",
+                         "old_leader", "new_leader")}  # fmt: skip
+    results["drill"]["promoted_after_seconds"] = round(drill["promoted_at"] - drill["killed_at"], 1)
+    update = json.loads((ephemeral / "ha-update-drill.json").read_text())
+    update_picture(update, ROOT / "docs" / "ha-update-drill.png")
+    results["update_drill"] = {
+        "seconds": round(update["ended"] - update["began"], 1),
+        "pauses": [round(length, 1) for _, length in update["pauses"]],
+        **{key: update[key] for key in ("acknowledged", "lost", "failures")},
+    }
+    partition = json.loads((ephemeral / "ha-partition-drill.json").read_text())
+    partition_picture(partition, ROOT / "docs" / "ha-partition-drill.png")
+    results["partition_drill"] = {
+        "elected_after_seconds": round(partition["elected_at"] - partition["cut_at"], 1),
+        "cut_off_seconds": round(partition["back_at"] - partition["cut_at"], 1),
+        "streaming_after_reconnect_seconds": round(
+            partition["rejoined_at"] - partition["back_at"], 1
+        ),
+        "pauses": [round(length, 1) for _, length in partition["pauses"]],
+        **{key: partition[key] for key in ("acknowledged", "lost", "failures")},
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--writers", type=int, default=4)
     parser.add_argument("--reruns", type=int, default=2)
     parser.add_argument("--keep", action="store_true", help="leave the containers running")
+    parser.add_argument(
+        "--drills-from",
+        type=Path,
+        metavar="EPHEMERAL_DIRECTORY",
+        help="only draw the drills' pictures from a run's ephemeral directory",
+    )
     options = parser.parse_args()
     results: dict = {}
+    if options.drills_from:
+        drills(options.drills_from, results)
+        json.dump(results, sys.stdout, indent=2)
+        print()
+        return 0
     with open(ROOT / "bench" / "ha.log", "w") as log:
         try:
             molecule("destroy", log=log)
@@ -237,21 +302,7 @@ def main() -> int:
             ephemeral = sorted(
                 Path.home().glob(".ansible/tmp/molecule.*.ha"), key=os.path.getmtime
             )[-1]
-            drill = json.loads((ephemeral / "ha-drill.json").read_text())
-            picture(drill, ROOT / "docs" / "ha-drill.png")
-            update = json.loads((ephemeral / "ha-update-drill.json").read_text())
-            update_picture(update, ROOT / "docs" / "ha-update-drill.png")
-            results["update_drill"] = {
-                "seconds": round(update["ended"] - update["began"], 1),
-                "pauses": [round(length, 1) for _, length in update["pauses"]],
-                **{key: update[key] for key in ("acknowledged", "lost", "failures")},
-            }
-            results["drill"] = {key: drill[key] for key in
-                                ("rto_seconds", "acknowledged", "lost", "failures",
-                                 "old_leader", "new_leader")}  # fmt: skip
-            results["drill"]["promoted_after_seconds"] = round(
-                drill["promoted_at"] - drill["killed_at"], 1
-            )
+            drills(ephemeral, results)
         finally:
             # What was measured is printed even when a later step failed.
             json.dump(results, sys.stdout, indent=2)

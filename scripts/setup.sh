@@ -22,6 +22,8 @@ DEBIAN_PACKAGES=(
     postgresql postgresql-client python3-venv
     podman runc "${PODMAN_NETWORK[@]}"
     debootstrap
+    # ip, run in a container's network namespace by the partition drill (molecule/ha).
+    iproute2
 )
 
 missing=()

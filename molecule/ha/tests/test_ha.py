@@ -1,5 +1,6 @@
 """The Patroni cluster: its shape, its endpoints, its backups, and the drills (a killed
-leader under write load, its rejoin by pg_rewind, a switchover, a fourth member added,
+leader under write load, its rejoin by pg_rewind, a leader cut off the network for 40 s
+under write load and its rejoin, a switchover, a fourth member added,
 a backup restored beside a replica, a dynamic setting set back, a setting that needs a
 restart rolled over the members, a rolling update refused and then run under write
 load), then a converge after them that changes nothing, the
@@ -26,13 +27,13 @@ import yaml
 from devtools import waits
 from devtools.container import install_pgpass, molecule_playbook, secret
 from devtools.paths import ROOT
+from devtools.patroni import PATRONICTL, leader_of, listing, local_sql, member, patronictl, settled
 from devtools.site import recaps
 from devtools.waits import printed, said
 from tests.helpers import head_revision
 
 MEMBERS = [f"backend-db-ha-{n}" for n in (1, 2, 3)]
 APP = "backend-db-ha-app"
-PATRONICTL = "patronictl --config-file /etc/patroni/config.yml"
 # The application names the cluster (its certificate's name) and reaches HAProxy locally.
 ENDPOINT = (
     "host=payments hostaddr=127.0.0.1 dbname=backend sslmode=verify-full "
@@ -45,6 +46,7 @@ REPOSITORY = (
 )
 RESULTS = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "ha-drill.json"
 UPDATE_RESULTS = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "ha-update-drill.json"
+PARTITION_RESULTS = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "ha-partition-drill.json"
 # The fourth server, and the inventory that adds it to the cluster (written by its test).
 NEWCOMER = "backend-db-ha-4"
 FOURTH = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "fourth-member.yml"
@@ -69,10 +71,6 @@ etcd:
 testinfra_hosts = [f"podman://{APP}"]
 
 
-def member(name: str):
-    return testinfra.get_host(f"podman://{name}")
-
-
 @functools.cache
 def major() -> str:
     """The PostgreSQL major of the scenario's release (Debian 12: 15, Debian 13: 17)."""
@@ -81,45 +79,18 @@ def major() -> str:
     return listed.stdout.split()[0]
 
 
-def running() -> list[str]:
-    names = subprocess.run(
-        ["podman", "ps", "--format", "{{.Names}}"], capture_output=True, text=True, check=True
-    ).stdout.split()
-    return [name for name in MEMBERS if name in names]
-
-
 def cluster() -> list[dict]:
     """Patroni's view of the members, from any running one."""
-    for name in running():
-        listed = member(name).run(f"{PATRONICTL} list --format json")
-        if listed.rc == 0:
-            return json.loads(listed.stdout)
-    raise AssertionError("no member answers patronictl list")
+    return listing(MEMBERS)
 
 
 def history() -> list[dict]:
     """Patroni's history of the cluster's promotions (one row per timeline), oldest first."""
-    for name in running():
-        listed = member(name).run(f"{PATRONICTL} history --format json")
-        if listed.rc == 0:
-            return json.loads(listed.stdout or "[]")
-    raise AssertionError("no member answers patronictl history")
+    return json.loads(patronictl(MEMBERS, "history --format json") or "[]")
 
 
 def leader() -> str:
-    leaders = [m["Member"] for m in cluster() if m["Role"] == "Leader"]
-    assert len(leaders) == 1, cluster()
-    return leaders[0]
-
-
-def settled() -> bool:
-    """One leader and two replicas, one synchronous, and every member's server up: Patroni
-    names a demoted leader a replica while it still restarts its server (state starting or
-    stopped), and a test that reads every member then finds one without its socket."""
-    members = [m for m in cluster() if m["Member"] in MEMBERS]
-    return sorted(m["Role"] for m in members) == ["Leader", "Replica", "Sync Standby"] and all(
-        m["State"] in ("running", "streaming") for m in members
-    )
+    return leader_of(MEMBERS)
 
 
 def joined() -> list[str]:
@@ -133,12 +104,6 @@ def playbook(path: str, *args: str) -> subprocess.CompletedProcess:
     extra = [arg for inventory in (FOURTH, SETTINGS) if inventory.exists()
              for arg in ("-i", str(inventory))]  # fmt: skip
     return molecule_playbook(path, *extra, *args)
-
-
-def local_sql(name: str, sql: str, database: str = "backend") -> str:
-    result = member(name).run("runuser -u postgres -- psql -XAtq -d %s -c %s", database, sql)
-    assert result.rc == 0, result.stderr
-    return result.stdout.strip()
 
 
 def start_times() -> dict[str, str]:
@@ -422,6 +387,127 @@ def test_the_killed_leader_rejoins_as_a_streaming_replica_rewound_by_pg_rewind()
     assert "removing..." not in journal.stdout and "trying to bootstrap" not in journal.stdout
 
 
+PARTITION_DRILL = "/root/partition-drill.json"
+
+
+def network(name: str, *command: str) -> str:
+    """An `ip` command in the container's network namespace, run from this machine (the
+    container has no right to change its own links)."""
+    pid = subprocess.run(
+        ["podman", "inspect", "--format", "{{.State.Pid}}", name],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    done = subprocess.run(
+        ["nsenter", "--target", pid, "--net", "ip", *command], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def streams_on_the_leaders_timeline(name: str, others: list[str]) -> bool:
+    """The member streams from the leader, on the leader's timeline (Patroni's listing, read
+    from the other members)."""
+    members = {m["Member"]: m for m in listing([*others, name])}
+    leading = [m for m in members.values() if m["Role"] == "Leader"]
+    return (
+        len(leading) == 1
+        and leading[0]["Member"] != name
+        and members.get(name, {}).get("TL") == leading[0]["TL"]
+        and local_sql(name, "SELECT status FROM pg_stat_wal_receiver", "postgres") == "streaming"
+    )
+
+
+def test_a_leader_cut_off_the_network_for_40_s_steps_down_then_rejoins_rewound_and_streaming(
+    app_sql,
+):
+    wait_for(lambda: settled(MEMBERS), 90, "the three members settled, every server running")
+    old = leader()
+    others = [name for name in MEMBERS if name != old]
+    since = str(int(time.time()))
+    default_route = network(old, "route", "show", "default")
+    start_writer(PARTITION_DRILL, seconds=600, first=3_000_000)
+    time.sleep(5)
+    cut_at = time.time()
+    network(old, "link", "set", "eth0", "down")
+    try:
+        # The majority elects a leader of its own; the isolated one, unable to renew its
+        # key in etcd, has demoted itself to read-only: never two leaders taking writes.
+        new = wait_for(
+            lambda: next((m["Member"] for m in listing(others) if m["Role"] == "Leader"), None),
+            90,
+            "the two connected members elect a leader",
+        )
+        elected_at = time.time()
+        wait_for(
+            lambda: local_sql(old, "SELECT pg_is_in_recovery()", "postgres") == "t",
+            30,
+            f"the isolated {old} is read-only",
+        )
+        time.sleep(max(0.0, cut_at + 40 - time.time()))
+    finally:
+        network(old, "link", "set", "eth0", "up")
+        if default_route and not network(old, "route", "show", "default"):
+            network(old, "route", "add", *default_route.split())
+    back_at = time.time()
+    wait_for(
+        lambda: streams_on_the_leaders_timeline(old, others),
+        60,
+        f"{old} streams from {new} on its timeline within a minute of reconnecting",
+    )
+    rejoined_at = time.time()
+    subprocess.run(["podman", "exec", APP, "touch", f"{PARTITION_DRILL}.stop"], check=True)
+    app = testinfra.get_host(f"podman://{APP}")
+    wait_for(lambda: app.file(PARTITION_DRILL).exists, 30, "the writer stops")
+    drill = json.loads(app.file(PARTITION_DRILL).content_string)
+    written = [at for _, at in drill["acknowledged"]]
+    stored = app_sql("SELECT id FROM ha_drill WHERE id >= 3000000", user="backend_owner")
+    assert stored.rc == 0, stored.stderr
+    lost = sorted(
+        {number for number, _ in drill["acknowledged"]} - set(map(int, stored.stdout.split()))
+    )
+    pauses = [(a, b - a) for a, b in itertools.pairwise(written) if b - a >= 1.0]
+    PARTITION_RESULTS.write_text(
+        json.dumps(
+            {
+                "cut_at": cut_at,
+                "elected_at": elected_at,
+                "back_at": back_at,
+                "rejoined_at": rejoined_at,
+                "old_leader": old,
+                "new_leader": new,
+                "acknowledged": len(written),
+                "lost": lost,
+                "pauses": pauses,
+                "failures": len(drill["failures"]),
+                "timeline": drill["acknowledged"],
+            }
+        )
+    )
+    print(
+        f"\npartition drill: {old} cut off for {back_at - cut_at:.0f} s, {new} elected after"
+        f" {elected_at - cut_at:.1f} s, {old} streaming {rejoined_at - back_at:.1f} s after"
+        f" reconnecting; {len(written)} acknowledged, {len(lost)} lost, pauses "
+        + ", ".join(f"{length:.1f} s at +{at - cut_at:.0f} s" for at, length in pauses)
+    )
+    assert lost == []
+    # Writes stopped once, for the election: as long as a failover, never the partition's
+    # 40 s (a loaded machine may add a pause of a second or two elsewhere).
+    assert all(length <= 45 for _, length in pauses), pauses
+    assert len([length for _, length in pauses if length > 5]) <= 1, pauses
+    # The old leader wrote WAL the others never received (its demotion's checkpoint at
+    # least): Patroni rewound it rather than copying it anew.
+    journal = member(old).run("journalctl -u patroni --no-pager -o cat --since @%s", since)
+    assert journal.rc == 0, journal.stderr
+    assert "pg_rewind exit code=0" in journal.stdout, journal.stdout[-3000:]
+    assert "removing..." not in journal.stdout and "trying to bootstrap" not in journal.stdout
+    rows = str(len(stored.stdout.split()))
+    wait_for(
+        lambda: local_sql(old, "SELECT count(*) FROM ha_drill WHERE id >= 3000000") == rows,
+        30,
+        f"{old} holds every row written while it was cut off",
+    )
+
+
 def test_a_switchover_with_patronictl_moves_the_leader_to_the_chosen_replica():
     current = leader()
     candidate = next(m["Member"] for m in cluster() if m["Role"] == "Sync Standby")
@@ -430,11 +516,13 @@ def test_a_switchover_with_patronictl_moves_the_leader_to_the_chosen_replica():
     )
     assert switched.rc == 0, switched.stdout + switched.stderr
     wait_for(lambda: leader() == candidate, 60, f"{candidate} leads")
-    wait_for(settled, 90, "two replicas again, one synchronous, every server running")
+    wait_for(
+        lambda: settled(MEMBERS), 90, "two replicas again, one synchronous, every server running"
+    )
 
 
 def test_a_fourth_member_holding_a_database_is_refused_and_joins_once_emptied_restarting_none():
-    wait_for(settled, 90, "the three members settled, every server running")
+    wait_for(lambda: settled(MEMBERS), 90, "the three members settled, every server running")
     started = start_times()
     newcomer = member(NEWCOMER)
     created = newcomer.run("runuser -u postgres -- createdb ledger")
@@ -517,11 +605,7 @@ def converges_without_change():
 
 def dynamic_settings() -> dict:
     """The cluster's dynamic settings, as Patroni keeps them in etcd."""
-    for name in running():
-        shown = member(name).run(f"{PATRONICTL} show-config")
-        if shown.rc == 0:
-            return yaml.safe_load(shown.stdout)
-    raise AssertionError("no member answers patronictl show-config")
+    return yaml.safe_load(patronictl(MEMBERS, "show-config"))
 
 
 def test_a_dynamic_setting_that_differs_from_the_inventory_is_set_back_through_the_leader():
