@@ -16,8 +16,9 @@ scenario `ha` (three Debian 13 database servers, an application host) step by st
    a leader cut off the network, a switchover, a fourth member, a rolling update). The
    failover drill's timeline (ha-drill.json) becomes the picture docs/ha-drill.png:
    acknowledged writes over time, the kill, the first failed write, the promotion and the
-   first write after it marked; the rolling update's and the partition's become
-   docs/ha-update-drill.png and docs/ha-partition-drill.png.
+   first write after it marked; the partition's becomes docs/ha-partition-drill.png, and
+   the writes through the rolling update, the rolling restart and a setting sent become
+   docs/ha-update-drill.png, ha-restart-drill.png and ha-settings-drill.png.
 4. destroy.
 
 Prints the results as the table of docs/performance.md section 7.
@@ -169,6 +170,19 @@ def commits_histogram(drill: dict, zero: float):
     return figure, axes
 
 
+def marked(figure, axes, marks, title: str, drill: dict, path: Path, legend: str) -> None:
+    """A drill's events as dashed lines (at, label, colour), its title, saved to path."""
+    for at, label, colour in marks:
+        axes.axvline(at, color=colour, linestyle="--", linewidth=1.4, label=label)
+    axes.set_title(
+        f"{title}: {drill['acknowledged']} acknowledged, {len(drill['lost'])} lost,"
+        f" {drill['old_leader']} -> {drill['new_leader']}"
+    )
+    axes.legend(loc=legend, fontsize=8, framealpha=0.9)
+    figure.tight_layout()
+    figure.savefig(path)
+
+
 def picture(drill: dict, path: Path) -> None:
     """Acknowledged writes per half second around the kill, the events marked."""
     zero = drill["killed_at"]
@@ -183,32 +197,27 @@ def picture(drill: dict, path: Path) -> None:
             "#8172b3",
         ),
     ]
-    for at, label, colour in marks:
-        axes.axvline(at, color=colour, linestyle="--", linewidth=1.4, label=label)
     axes.set_xlabel("seconds since the kill")
-    axes.set_title(
-        f"Failover drill: {drill['acknowledged']} acknowledged, {len(drill['lost'])} lost,"
-        f" {drill['old_leader']} -> {drill['new_leader']}"
-    )
-    axes.legend(loc="upper center", fontsize=8, framealpha=0.9)
-    figure.tight_layout()
-    figure.savefig(path)
+    marked(figure, axes, marks, "Failover drill", drill, path, "upper center")
 
 
-def update_picture(drill: dict, path: Path) -> None:
-    """Acknowledged writes per half second through the rolling update, its pauses marked."""
+def load_picture(drill: dict, path: Path, what: str) -> None:
+    """Acknowledged writes per half second while an operation ran under the drills' write
+    load (the rolling update, the rolling restart, a setting sent), its pauses marked."""
     zero = drill["began"]
     figure, axes = commits_histogram(drill, zero)
-    axes.axvline(0, color="#c44e52", linestyle="--", linewidth=1.4, label="update.yml starts")
+    axes.axvline(0, color="#c44e52", linestyle="--", linewidth=1.4, label=f"{what} starts")
     axes.axvline(drill["ended"] - zero, color="#55a868", linestyle="--", linewidth=1.4,
-                 label="update.yml ends")  # fmt: skip
+                 label=f"{what} ends")  # fmt: skip
     for at, length in drill["pauses"]:
         axes.axvspan(at - zero, at - zero + length, color="#dd8452", alpha=0.4,
-                     label=f"writes paused {length:.1f} s (switchover)")  # fmt: skip
-    axes.set_xlabel("seconds since update.yml started")
+                     label=f"writes paused {length:.1f} s")  # fmt: skip
+    axes.set_xlabel(f"seconds since {what} started")
+    leaders = (
+        f", leader {drill['old_leader']} -> {drill['new_leader']}" if "old_leader" in drill else ""
+    )
     axes.set_title(
-        f"Rolling update: {drill['acknowledged']} acknowledged, {len(drill['lost'])} lost,"
-        f" leader {drill['old_leader']} -> {drill['new_leader']}"
+        f"{what}: {drill['acknowledged']} acknowledged, {len(drill['lost'])} lost{leaders}"
     )
     axes.legend(loc="lower center", fontsize=8, framealpha=0.9)
     figure.tight_layout()
@@ -225,16 +234,8 @@ def partition_picture(drill: dict, path: Path) -> None:
         (drill["back_at"] - zero, f"{drill['old_leader']} reconnected", "#dd8452"),
         (drill["rejoined_at"] - zero, f"{drill['old_leader']} streams again", "#8172b3"),
     ]
-    for at, label, colour in marks:
-        axes.axvline(at, color=colour, linestyle="--", linewidth=1.4, label=label)
     axes.set_xlabel("seconds since the leader was cut off")
-    axes.set_title(
-        f"Partition drill: {drill['acknowledged']} acknowledged, {len(drill['lost'])} lost,"
-        f" {drill['old_leader']} -> {drill['new_leader']}"
-    )
-    axes.legend(loc="lower right", fontsize=8, framealpha=0.9)
-    figure.tight_layout()
-    figure.savefig(path)
+    marked(figure, axes, marks, "Partition drill", drill, path, "lower right")
 
 
 def drills(ephemeral: Path, results: dict) -> None:
@@ -246,13 +247,19 @@ def drills(ephemeral: Path, results: dict) -> None:
                         ("rto_seconds", "acknowledged", "lost", "failures",
                          "old_leader", "new_leader")}  # fmt: skip
     results["drill"]["promoted_after_seconds"] = round(drill["promoted_at"] - drill["killed_at"], 1)
-    update = json.loads((ephemeral / "ha-update-drill.json").read_text())
-    update_picture(update, ROOT / "docs" / "ha-update-drill.png")
-    results["update_drill"] = {
-        "seconds": round(update["ended"] - update["began"], 1),
-        "pauses": [round(length, 1) for _, length in update["pauses"]],
-        **{key: update[key] for key in ("acknowledged", "lost", "failures")},
+    operations = {
+        "update": "the rolling update",
+        "restart": "the rolling restart",
+        "settings": "the setting sent",
     }
+    for name, what in operations.items():
+        measured = json.loads((ephemeral / f"ha-{name}-drill.json").read_text())
+        load_picture(measured, ROOT / "docs" / f"ha-{name}-drill.png", what)
+        results[f"{name}_drill"] = {
+            "seconds": round(measured["ended"] - measured["began"], 1),
+            "pauses": [round(length, 1) for _, length in measured["pauses"]],
+            **{key: measured[key] for key in ("acknowledged", "lost", "failures")},
+        }
     partition = json.loads((ephemeral / "ha-partition-drill.json").read_text())
     partition_picture(partition, ROOT / "docs" / "ha-partition-drill.png")
     results["partition_drill"] = {

@@ -56,6 +56,18 @@ def settled(members: Sequence[str]) -> bool:
     )
 
 
+def switch_over(members: Sequence[str]) -> tuple[str, str]:
+    """patronictl switchover from the leader to the synchronous replica: (old, new)."""
+    listed = listing(members)
+    current = next(m["Member"] for m in listed if m["Role"] == "Leader")
+    candidate = next(m["Member"] for m in listed if m["Role"] == "Sync Standby")
+    switched = member(current).run(
+        f"{PATRONICTL} switchover --leader %s --candidate %s --force", current, candidate
+    )
+    assert switched.rc == 0, switched.stdout + switched.stderr
+    return current, candidate
+
+
 def local_sql(name: str, sql: str, database: str = "backend") -> str:
     """psql as postgres on the member's own socket; the rows as psql -At prints them."""
     result = member(name).run("runuser -u postgres -- psql -XAtq -d %s -c %s", database, sql)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import functools
 
 from devtools import waits
-from devtools.patroni import PATRONICTL, leader_of, listing, local_sql, member, settled
+from devtools.patroni import leader_of, listing, local_sql, settled, switch_over
 from tests.helpers import head_revision
 
 MEMBERS = [f"backend-db-p12-{n}" for n in (1, 2, 3)]
@@ -45,12 +45,7 @@ def test_the_schema_is_at_head_on_every_member():
 
 
 def test_a_switchover_moves_the_leader_and_the_old_leader_streams_from_it():
-    current = leader()
-    candidate = next(m["Member"] for m in cluster() if m["Role"] == "Sync Standby")
-    switched = member(current).run(
-        f"{PATRONICTL} switchover --leader %s --candidate %s --force", current, candidate
-    )
-    assert switched.rc == 0, switched.stdout + switched.stderr
+    current, candidate = switch_over(MEMBERS)
     waits.wait_for(lambda: leader() == candidate, 60, f"{candidate} leads", context=cluster)
     waits.wait_for(
         lambda: settled(MEMBERS) and streaming_from_leader(),
