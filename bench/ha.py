@@ -217,7 +217,8 @@ def load_picture(drill: dict, path: Path, what: str) -> None:
         f", leader {drill['old_leader']} -> {drill['new_leader']}" if "old_leader" in drill else ""
     )
     axes.set_title(
-        f"{what}: {drill['acknowledged']} acknowledged, {len(drill['lost'])} lost{leaders}"
+        f"{what[:1].upper()}{what[1:]}: {drill['acknowledged']} acknowledged,"
+        f" {len(drill['lost'])} lost{leaders}"
     )
     axes.legend(loc="lower center", fontsize=8, framealpha=0.9)
     figure.tight_layout()
