@@ -38,11 +38,35 @@ def listing(members: Sequence[str]) -> list[dict]:
     return json.loads(patronictl(members, "list --format json"))
 
 
-def leader_of(members: Sequence[str]) -> str:
-    listed = listing(members)
-    leaders = [m["Member"] for m in listed if m["Role"] == "Leader"]
+def leader_in(listed: list[dict]) -> dict:
+    """The one leader of a listing (asserted to be one)."""
+    leaders = [m for m in listed if m["Role"] == "Leader"]
     assert len(leaders) == 1, listed
     return leaders[0]
+
+
+def leader_of(members: Sequence[str]) -> str:
+    return leader_in(listing(members))["Member"]
+
+
+def streaming_from_leader(members: Sequence[str], replicas: Sequence[str] | None = None) -> bool:
+    """Each of `replicas` (by default every member but the leader) streams from the one
+    leader, on the leader's timeline: Patroni's listing, asked of the other members first
+    (a member that was cut off may still answer from its own past), and the replica's own
+    WAL receiver."""
+    named = list(replicas or ())
+    listed = listing(sorted(members, key=lambda name: name in named))
+    leaders = [m for m in listed if m["Role"] == "Leader"]
+    if len(leaders) != 1:
+        return False
+    lead = leaders[0]
+    timelines = {m["Member"]: m.get("TL") for m in listed}
+    return all(
+        name != lead["Member"]
+        and timelines.get(name) == lead["TL"]
+        and local_sql(name, "SELECT status FROM pg_stat_wal_receiver", "postgres") == "streaming"
+        for name in (named or [name for name in members if name != lead["Member"]])
+    )
 
 
 def settled(members: Sequence[str]) -> bool:
@@ -59,7 +83,7 @@ def settled(members: Sequence[str]) -> bool:
 def switch_over(members: Sequence[str]) -> tuple[str, str]:
     """patronictl switchover from the leader to the synchronous replica: (old, new)."""
     listed = listing(members)
-    current = next(m["Member"] for m in listed if m["Role"] == "Leader")
+    current = leader_in(listed)["Member"]
     candidate = next(m["Member"] for m in listed if m["Role"] == "Sync Standby")
     switched = member(current).run(
         f"{PATRONICTL} switchover --leader %s --candidate %s --force", current, candidate
