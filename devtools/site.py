@@ -69,9 +69,11 @@ class Site:
         self.cluster = f"bdtest{secrets.token_hex(3)}"
         self.port = free_port()
         self.install_dir = workdir / "opt"
-        self.owner_password = secrets.token_urlsafe(24)
-        self.app_password = secrets.token_urlsafe(24)
-        self.cipher_pass = secrets.token_urlsafe(32)
+        # The passwords and the repository's passphrase come from the local inventory's
+        # secret lookups, as `make site` has them: made on the first run into a secrets
+        # directory of the site's own, then read from there (`secret`). The monitoring
+        # role's password is given, as a team's vault would give it.
+        self.secrets_dir = workdir / "secrets"
         self.monitor_password = secrets.token_urlsafe(24)
         self.retired_passwords: list[str] = []
         self.ca_cert = Path(f"/etc/backend-db/{self.cluster}-ca.crt")
@@ -83,9 +85,7 @@ class Site:
                     "postgresql_cluster": self.cluster,
                     "postgresql_port": self.port,
                     "migrations_install_dir": str(self.install_dir),
-                    "app_database_owner_password": self.owner_password,
-                    "app_database_app_password": self.app_password,
-                    "backup_repo_cipher_pass": self.cipher_pass,
+                    "backend_secrets_dir": str(self.secrets_dir),
                     "app_database_monitor_password": self.monitor_password,
                     # The machine's own CA certificate (make site's) stays as it is.
                     "postgresql_ca_cert_path": str(self.ca_cert),
@@ -93,6 +93,8 @@ class Site:
             )
         )
         self.vars_file.chmod(0o600)
+        (workdir / "group_vars").mkdir()
+        shutil.copy(ROOT / "inventories/local/group_vars/dbservers.yml", workdir / "group_vars")
         self.inventory = workdir / "hosts.yml"
         self.inventory.write_text(
             json.dumps(
@@ -156,6 +158,22 @@ class Site:
             done.set()
             sampler.join()
         return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr), seen
+
+    def secret(self, name: str) -> str:
+        """A secret as the lookup keeps it: backend_owner, backend_app, backup_repo_cipher_pass."""
+        return (self.secrets_dir / name).read_text().strip()
+
+    @property
+    def owner_password(self) -> str:
+        return self.secret("backend_owner")
+
+    @property
+    def app_password(self) -> str:
+        return self.secret("backend_app")
+
+    @property
+    def cipher_pass(self) -> str:
+        return self.secret("backup_repo_cipher_pass")
 
     def passwords(self) -> tuple[str, ...]:
         """Every password of the site, the ones in force and the ones rotated away."""

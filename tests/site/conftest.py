@@ -1,9 +1,12 @@
 """One provisioned site for the tests of tests/site/: site.yml run twice on this machine.
 
 The first run provisions a Debian cluster of its own on a free port (the machine's `main`
-cluster is left alone); the second runs with -vvv while every process's arguments are
+cluster is left alone), with the local inventory's group variables: its passwords and the
+repository's passphrase are made by the secret lookup into a directory of the site's own,
+as `make site` makes them. The second runs with -vvv while every process's arguments are
 sampled, and must change nothing. A test that changes the site puts it back as it found
-it, or records on the `Site` what it changed (a rotated password).
+it, or leaves what it changed where the site reads it (a rotated password in its secrets
+file, a rolled-over CA in its CA directory).
 """
 
 from __future__ import annotations

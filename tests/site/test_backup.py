@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import pwd
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -153,6 +154,8 @@ def test_two_servers_with_one_stanza_on_one_repository_host_fail_before_any_chan
         },
         "backupservers": {"hosts": {"repo-x": local}},
     }))  # fmt: skip
+    # The site's own group variables: its secrets come from the same lookups.
+    shutil.copytree(site.workdir / "group_vars", tmp_path / "group_vars")
     # A check, so that nothing could change even if the validation let it through.
     result = subprocess.run(
         [str(BIN / "ansible-playbook"), "-i", str(inventory), "-e", f"@{site.vars_file}",

@@ -57,21 +57,17 @@ def test_no_password_left_in_files_outside_the_places_meant_for_them(site):
 def test_rotating_the_runtime_password_keeps_open_sessions_working(site, tmp_path):
     """docs/operations.md: rotate the runtime role's password without downtime.
 
-    It changes the runtime role's password for the rest of the session: the site records
-    the new one, and keeps the old among the passwords no output may show.
+    The new password goes where the local inventory keeps it (its secrets file), and the
+    run names the role to rotate. It changes the runtime role's password for the rest of
+    the session; the old one stays among the passwords no output may show.
     """
     old_password = site.app_password
     open_session = site.connect()
     new_password = secrets.token_urlsafe(24)
+    (site.secrets_dir / "backend_app").write_text(new_password + "\n")
     rotation = tmp_path / "rotation.json"
-    rotation.write_text(
-        json.dumps(
-            # A password changes only for a role named for rotation.
-            {"app_database_app_password": new_password,
-             "app_database_rotate_passwords": ["backend_app"]}
-        )
-    )  # fmt: skip
-    rotation.chmod(0o600)
+    # A password changes only for a role named for rotation.
+    rotation.write_text(json.dumps({"app_database_rotate_passwords": ["backend_app"]}))
 
     result = site.play("-e", f"@{rotation}", playbook="playbooks/database.yml")
     assert result.returncode == 0, printed(result)
@@ -87,7 +83,6 @@ def test_rotating_the_runtime_password_keeps_open_sessions_working(site, tmp_pat
     with pytest.raises(psycopg2.OperationalError, match="password authentication failed"):
         site.connect(password=old_password)
     site.retired_passwords.append(old_password)
-    site.app_password = new_password
 
 
 def test_no_password_rests_in_pg_stat_statements_after_a_converge_and_a_rotation(site):

@@ -1,10 +1,11 @@
 """Secrets that an operator's mistake cannot re-make, on this machine, as `make site` runs.
 
-The play runs with the local inventory's own group variables (inventories/local), so the
-passwords and the repository's passphrase come from the secret lookup and are generated
-on the first run into a secrets directory of the test's own. Then the controller's copy
+The session's site runs with the local inventory's own group variables (inventories/local),
+so the passwords and the repository's passphrase come from the secret lookup and are
+generated on its first run into a secrets directory of its own. Then the controller's copy
 of each secret is lost or replaced the way a rushed operator would, and every run must
-stop before any change, saying which file, what depends on it and how to restore it.
+stop before any change, saying which file, what depends on it and how to restore it. Each
+test leaves the site as it found it, but for the CA, which it rolls over to a new one.
 """
 
 from __future__ import annotations
@@ -18,51 +19,15 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from devtools.paths import ROOT
-from devtools.site import Site
 from devtools.waits import printed
 from tests.helpers import recap, refused
 
 # The controller's own work, alike whatever the host's release.
 pytestmark = pytest.mark.controller
 
-PASSWORDS = ("app_database_owner_password", "app_database_app_password", "backup_repo_cipher_pass")
-
 
 def digest(path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-class LookupSite(Site):
-    """A Site whose secrets come from the local inventory's lookups, not from the test."""
-
-    def __init__(self, workdir) -> None:
-        super().__init__(workdir)
-        self.secrets = workdir / "secrets"
-        settings = json.loads(self.vars_file.read_text())
-        for name in (*PASSWORDS, "app_database_monitor_password"):
-            settings.pop(name)
-        settings["backend_secrets_dir"] = str(self.secrets)
-        self.vars_file.write_text(json.dumps(settings))
-        (workdir / "group_vars").mkdir()
-        shutil.copy(ROOT / "inventories/local/group_vars/dbservers.yml", workdir / "group_vars")
-
-    def secret(self, name: str) -> str:
-        return (self.secrets / name).read_text().strip()
-
-    def passwords(self) -> tuple[str, ...]:
-        return tuple(
-            self.secret(name)
-            for name in ("backend_owner", "backend_app", "backup_repo_cipher_pass")
-        )
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    site = LookupSite(tmp_path_factory.mktemp("secrets"))
-    site.runs = (site.play(), site.play())
-    yield site
-    site.destroy()
 
 
 def test_the_first_run_makes_each_secret_once_private_and_the_second_reuses_them(site):
@@ -70,7 +35,7 @@ def test_the_first_run_makes_each_secret_once_private_and_the_second_reuses_them
     assert first.returncode == 0, first.stdout[-4000:]
     assert second.returncode == 0 and recap(second)["changed"] == 0, second.stdout[-4000:]
     for name in ("backend_owner", "backend_app", "backup_repo_cipher_pass", "ca/ca.key"):
-        assert (site.secrets / name).stat().st_mode & 0o077 == 0, name
+        assert (site.secrets_dir / name).stat().st_mode & 0o077 == 0, name
     assert len(site.secret("backup_repo_cipher_pass")) == 48
     with (
         site.connect(password=site.secret("backend_app")) as connection,
@@ -91,7 +56,7 @@ def test_the_first_run_makes_each_secret_once_private_and_the_second_reuses_them
 def test_a_secret_lost_or_replaced_on_the_controller_stops_the_run_and_is_never_re_made(
     site, name, depends, mistake
 ):
-    path = site.secrets / name
+    path = site.secrets_dir / name
     kept = path.read_text()
     config = digest(site.backup_config)
     if mistake == "lost":
@@ -119,7 +84,7 @@ def test_a_secret_lost_or_replaced_on_the_controller_stops_the_run_and_is_never_
 
 
 def test_a_lost_ca_stops_even_a_check_which_makes_nothing_on_the_controller(site, tmp_path):
-    ca = site.secrets / "ca"
+    ca = site.secrets_dir / "ca"
     trusted = digest(site.ca_cert)
     shutil.move(ca, tmp_path / "ca")
     try:
@@ -136,7 +101,7 @@ def test_a_lost_ca_stops_even_a_check_which_makes_nothing_on_the_controller(site
 def test_another_ca_or_a_key_that_is_not_its_own_stops_the_run_before_the_hosts_ca_changes(
     site, tmp_path
 ):
-    ca = site.secrets / "ca"
+    ca = site.secrets_dir / "ca"
     kept = {name: (ca / name).read_text() for name in ("ca.crt", "ca.key")}
     trusted = digest(site.ca_cert)
     other = tmp_path / "other"
@@ -186,7 +151,7 @@ def verified(site, ca_file) -> None:
 
 def test_the_ca_rolls_over_with_both_cas_trusted_meanwhile(site, tmp_path):
     """docs/operations.md, Secrets: trust the new CA, switch to it, drop the old one."""
-    old_pem = (site.secrets / "ca/ca.crt").read_text()
+    old_pem = (site.secrets_dir / "ca/ca.crt").read_text()
     old_file = tmp_path / "old.crt"
     old_file.write_text(old_pem)
     new_pem = new_ca(tmp_path / "next", "backend-db next CA")
@@ -221,13 +186,14 @@ def test_the_ca_rolls_over_with_both_cas_trusted_meanwhile(site, tmp_path):
     again = converge(postgresql_ca_dir=str(tmp_path / "next"))
     assert again.returncode == 0 and recap(again)["changed"] == 0, printed(again)
     # The secrets directory keeps the CA the site uses from now on.
-    shutil.rmtree(site.secrets / "ca")
-    shutil.copytree(tmp_path / "next", site.secrets / "ca")
+    shutil.rmtree(site.secrets_dir / "ca")
+    shutil.copytree(tmp_path / "next", site.secrets_dir / "ca")
 
 
 def test_the_repository_passphrase_changes_with_a_new_repository_only(site, tmp_path):
-    """docs/operations.md, Rotate the repository passphrase: a new path with the new one."""
-    passphrase = site.secrets / "backup_repo_cipher_pass"
+    """docs/operations.md, Rotate the repository passphrase: a new path with the new one;
+    then back to the first repository with its own passphrase, as the site was."""
+    passphrase = site.secrets_dir / "backup_repo_cipher_pass"
     kept = passphrase.read_text()
     passphrase.write_text("a-new-passphrase-for-a-new-repository-0123456789\n")
     repository = Path(f"/var/lib/pgbackrest-{site.cluster}")
@@ -240,14 +206,16 @@ def test_the_repository_passphrase_changes_with_a_new_repository_only(site, tmp_
         rotated = site.play("-e", f"@{extra}")
         assert rotated.returncode == 0, printed(rotated)
         assert (repository / "backup" / site.cluster / "backup.info").exists()
-        checked = subprocess.run(
-            ["runuser", "-u", "postgres", "--", "pgbackrest", f"--config={site.backup_config}",
-             f"--stanza={site.cluster}", "check"],
-            capture_output=True, text=True, cwd="/", check=False,
-        )  # fmt: skip
+        checked = site.pgbackrest("check")
         assert checked.returncode == 0, checked.stdout + checked.stderr
         again = site.play("-e", f"@{extra}")
         assert again.returncode == 0 and recap(again)["changed"] == 0, printed(again)
     finally:
         passphrase.write_text(kept)
-        shutil.rmtree(repository, ignore_errors=True)
+    # The first repository still opens with its own passphrase: the way back is a
+    # rotation too, and the tests after this one find the site as it was.
+    back = site.play()
+    assert back.returncode == 0, printed(back)
+    checked = site.pgbackrest("check")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    shutil.rmtree(repository, ignore_errors=True)
