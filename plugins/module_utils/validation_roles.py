@@ -334,4 +334,13 @@ def patroni_errors(variables: dict, context: dict) -> list[str]:
         )
     errors += counts_errors(v, ("patroni_maximum_lag_on_failover",), minimum=0)
     errors += counts_errors(v, ("patroni_streaming_timeout",))
+    raft = ("patroni_etcd_heartbeat_interval", "patroni_etcd_election_timeout")
+    errors += counts_errors(v, raft)
+    heartbeat, election = (whole(v.get(name)) for name in raft)
+    if heartbeat and election and not 5 * heartbeat <= election <= 50000:
+        errors.append(
+            f"patroni_etcd_election_timeout ({election}) must be at least 5 x"
+            f" patroni_etcd_heartbeat_interval ({5 * heartbeat}) and at most 50000,"
+            " or etcd refuses to start"
+        )
     return errors

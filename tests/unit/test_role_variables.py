@@ -179,6 +179,15 @@ def test_patroni_timings_that_would_lose_the_leader_key_are_refused():
     ]
 
 
+def test_an_etcd_election_timeout_etcd_would_not_start_with_is_refused():
+    assert errors("patroni", patroni_etcd_heartbeat_interval=300) == [
+        "patroni_etcd_election_timeout (1000) must be at least 5 x"
+        " patroni_etcd_heartbeat_interval (1500) and at most 50000, or etcd refuses to start"
+    ]
+    assert errors("patroni", patroni_etcd_election_timeout=60000) != []
+    assert errors("patroni", patroni_etcd_heartbeat_interval=200) == []
+
+
 def test_an_app_database_password_is_never_shown_and_a_number_is_named_as_such():
     found = errors("app_database", app_database_app_password="short pass")
     assert found == [

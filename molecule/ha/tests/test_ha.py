@@ -649,6 +649,27 @@ def restart_windows(since: str) -> list[tuple[str, str, str]]:
     return sorted(windows)
 
 
+def etcd_windows(since: str) -> list[tuple[str, str, str]]:
+    """Every restart of an etcd member since the given time, as systemd logged it: (stopping,
+    started again, member), in the order they happened (etcd's unit is of type notify:
+    started means it serves again)."""
+    windows = []
+    for name in MEMBERS:
+        logged = member(name).run(
+            "journalctl -u etcd --no-pager -o short-iso-precise --since %s", since
+        )
+        assert logged.rc == 0, logged.stderr
+        down = None
+        for line in logged.stdout.splitlines():
+            if "Stopping etcd" in line:
+                down = line.split()[0]
+            elif "Started etcd" in line and down:
+                windows.append((down, line.split()[0], name))
+                down = None
+        assert down is None, (name, logged.stdout[-3000:])
+    return sorted(windows)
+
+
 def one_member_down_at_a_time(windows: list[tuple[str, str, str]]) -> None:
     """Each restart ended before the next began."""
     for (_, back, _), (down, _, _) in itertools.pairwise(windows):
@@ -665,7 +686,12 @@ def test_a_setting_that_needs_a_restart_restarts_the_replicas_one_at_a_time_then
     # leader sends it through the REST API, each member's Patroni writes it, and the
     # restarts it needs are the role's. Kept for the converges that follow, which then
     # change nothing.
-    SETTINGS.write_text("all:\n  vars:\n    postgresql_max_connections: 120\n")
+    # etcd's election timeout, in the same converge, restarts the etcd members, one at a
+    # time so that the other two keep the quorum.
+    SETTINGS.write_text(
+        "all:\n  vars:\n    postgresql_max_connections: 120\n"
+        "    patroni_etcd_election_timeout: 1500\n"
+    )
     converged, drill = under_write_load(
         app_sql, "restart", 4_000_000, lambda: playbook("molecule/ha/converge.yml")
     )
@@ -683,6 +709,13 @@ def test_a_setting_that_needs_a_restart_restarts_the_replicas_one_at_a_time_then
     for name in joined():
         assert local_sql(name, "SHOW max_connections", "postgres") == "120"
     assert dynamic_settings()["postgresql"]["parameters"]["max_connections"] == 120
+    # Each etcd member restarted once with the new timeout, back before the next stopped.
+    rolled = etcd_windows(since)
+    assert sorted(name for *_, name in rolled) == MEMBERS, rolled
+    one_member_down_at_a_time(rolled)
+    for name in MEMBERS:
+        settings = member(name).file("/etc/default/etcd").content_string
+        assert 'ETCD_ELECTION_TIMEOUT="1500"' in settings
 
 
 def test_a_rolling_update_refuses_a_cluster_with_a_member_down_before_any_change():
