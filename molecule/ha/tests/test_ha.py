@@ -627,47 +627,41 @@ def writes_paused_once_at_most(drill: dict) -> None:
     assert len(pauses) <= 1 and all(length <= 10 for _, length in pauses), pauses
 
 
-def restart_windows(since: str) -> list[tuple[str, str, str]]:
-    """Every restart of a member's server since the given time, as its server logged it
-    under Patroni (journald): (down, up, member), from the shutdown request to ready again
-    (ISO times, which sort as text), in the order they happened. A promotion, which logs
-    ready without a shutdown before it, is no restart."""
+def journal_windows(unit: str, names, down: str, up: str, since: str) -> list[tuple[str, ...]]:
+    """Every stop and start again of `unit` on the named members since the given time, as
+    journald has it: (the line saying `down`, the next saying `up`, member), ISO times,
+    which sort as text, in the order they happened."""
     windows = []
-    for name in joined():
+    for name in names:
         logged = member(name).run(
-            "journalctl -u patroni --no-pager -o short-iso-precise --since %s", since
+            "journalctl -u %s --no-pager -o short-iso-precise --since %s", unit, since
         )
         assert logged.rc == 0, logged.stderr
-        down = None  # a shutdown not yet followed by the server's start
+        went = None  # a stop not yet followed by the start
         for line in logged.stdout.splitlines():
-            if "received fast shutdown request" in line:
-                down = line.split()[0]
-            elif "database system is ready to accept" in line and down:
-                windows.append((down, line.split()[0], name))
-                down = None
-        assert down is None, (name, logged.stdout[-3000:])
+            if down in line:
+                went = line.split()[0]
+            elif up in line and went:
+                windows.append((went, line.split()[0], name))
+                went = None
+        assert went is None, (name, logged.stdout[-3000:])
     return sorted(windows)
 
 
-def etcd_windows(since: str) -> list[tuple[str, str, str]]:
-    """Every restart of an etcd member since the given time, as systemd logged it: (stopping,
-    started again, member), in the order they happened (etcd's unit is of type notify:
+def restart_windows(since: str) -> list[tuple[str, ...]]:
+    """Every restart of a member's server, as its server logged it under Patroni: from the
+    shutdown request to ready again. A promotion, which logs ready without a shutdown
+    before it, is no restart."""
+    return journal_windows(
+        "patroni", joined(), "received fast shutdown request", "database system is ready to accept",
+        since,
+    )  # fmt: skip
+
+
+def etcd_windows(since: str) -> list[tuple[str, ...]]:
+    """Every restart of an etcd member, as systemd logged it (etcd's unit is of type notify:
     started means it serves again)."""
-    windows = []
-    for name in MEMBERS:
-        logged = member(name).run(
-            "journalctl -u etcd --no-pager -o short-iso-precise --since %s", since
-        )
-        assert logged.rc == 0, logged.stderr
-        down = None
-        for line in logged.stdout.splitlines():
-            if "Stopping etcd" in line:
-                down = line.split()[0]
-            elif "Started etcd" in line and down:
-                windows.append((down, line.split()[0], name))
-                down = None
-        assert down is None, (name, logged.stdout[-3000:])
-    return sorted(windows)
+    return journal_windows("etcd", MEMBERS, "Stopping etcd", "Started etcd", since)
 
 
 def one_member_down_at_a_time(windows: list[tuple[str, str, str]]) -> None:
