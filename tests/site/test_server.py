@@ -30,6 +30,22 @@ def test_a_changed_preload_library_list_restarts_the_server_once_and_takes_effec
     assert site.superuser_value("SHOW shared_preload_libraries") == "pg_stat_statements"
 
 
+def test_a_check_of_a_changed_setting_shows_the_difference_and_changes_nothing(site):
+    """A check of a setting that needs a restart: the new line in the drop-in's diff, and
+    nothing written or restarted (before: the check stopped on the results of the drop-in's
+    template, which have no dest in check mode, in a task it skipped)."""
+    dropin = Path(f"/etc/postgresql/{VERSION}/{site.cluster}/conf.d/50-backend-db.conf")
+    written = dropin.read_text()
+    started = site.superuser_value("SELECT pg_postmaster_start_time()")
+    checked = site.play("--check", "--diff", "-e", json.dumps({"postgresql_max_connections": 123}))
+    assert checked.returncode == 0, said(checked)[-3000:]
+    assert recap(checked)["changed"] > 0
+    assert "+max_connections = 123" in checked.stdout, said(checked)[-3000:]
+    assert dropin.read_text() == written
+    assert site.superuser_value("SELECT pg_postmaster_start_time()") == started
+    assert site.superuser_value("SHOW max_connections") != "123"
+
+
 def test_memory_settings_follow_the_hosts_memory_and_max_connections(site):
     # The host's memory as host_snapshot's own test holds the module to read it, then the
     # role's documented rule.
