@@ -1,13 +1,15 @@
 """The Patroni cluster on Debian 12 (PostgreSQL 15, Patroni 3, etcd 3.4): the release the
 `ha` scenario's drills do not run on. Its shape after two converges, the schema on every
-member, and a switchover that the old leader follows as a streaming replica."""
+member, a switchover that the old leader follows as a streaming replica, and a check of a
+dynamic setting that needs a restart."""
 
 from __future__ import annotations
 
 import functools
+import json
 
 from devtools import waits
-from devtools.container import MAJOR_BY_RELEASE
+from devtools.container import MAJOR_BY_RELEASE, molecule_playbook
 from devtools.patroni import (
     leader_of,
     listing,
@@ -16,6 +18,7 @@ from devtools.patroni import (
     streaming_from_leader,
     switch_over,
 )
+from devtools.waits import printed, said
 from tests.helpers import head_revision
 
 MEMBERS = [f"backend-db-p12-{n}" for n in (1, 2, 3)]
@@ -53,3 +56,25 @@ def test_a_switchover_moves_the_leader_and_the_old_leader_streams_from_it():
         f"{current} and the third member streaming from {candidate}",
         context=cluster,
     )
+
+
+def test_a_check_of_a_dynamic_setting_that_needs_a_restart_names_the_restarts_and_makes_none():
+    """site.yml --check with max_connections changed (kept in etcd, a restart-only setting):
+    the leader names what it would send and the rolling restart it would bring; nothing
+    is sent or restarted (before: the check stopped on the drop-in's results, which have
+    no dest in check mode)."""
+    started = {
+        name: local_sql(name, "SELECT pg_postmaster_start_time()", "postgres") for name in MEMBERS
+    }
+    checked = molecule_playbook(
+        "molecule/ha/converge.yml", "--check", "-e", json.dumps({"postgresql_max_connections": 120})
+    )
+    assert checked.returncode == 0, printed(checked)
+    # (Apostrophes left out: YAML's output doubles them.)
+    folded = said(checked)
+    assert "would set in the cluster payments" in folded, printed(checked)
+    assert "}}}; then max_connections would restart every member" in folded, printed(checked)
+    assert "one at a time, the replicas first and the leader last" in folded, printed(checked)
+    for name in MEMBERS:
+        assert local_sql(name, "SELECT pg_postmaster_start_time()", "postgres") == started[name]
+        assert local_sql(name, "SHOW max_connections", "postgres") != "120"
