@@ -15,6 +15,7 @@ from ansible_collections.backend_db.postgresql.plugins.module_utils.validation i
     certificate_errors,
     control_errors,
     counts_errors,
+    each_errors,
     is_address,
     name_errors,
     path_errors,
@@ -343,4 +344,41 @@ def patroni_errors(variables: dict, context: dict) -> list[str]:
             f" patroni_etcd_heartbeat_interval ({5 * heartbeat}) and at most 50000,"
             " or etcd refuses to start"
         )
-    return errors
+    return errors + patroni_rotation_errors(v)
+
+
+# The passwords a run may rotate: those of Patroni's settings, and etcd's root password.
+PATRONI_ROTATABLE = (
+    "patroni_replication_password",
+    "patroni_rewind_password",
+    "patroni_restapi_password",
+    "patroni_etcd_password",
+    "patroni_etcd_root_password",
+)
+
+
+def patroni_rotation_errors(v: dict) -> list[str]:
+    """patroni_rotate_passwords names password variables; etcd's root password rotates
+    only with the one etcd knows now (patroni_etcd_root_password_previous)."""
+    rotate = v.get("patroni_rotate_passwords")
+    errors = each_errors(
+        "patroni_rotate_passwords",
+        rotate,
+        lambda item: item in PATRONI_ROTATABLE,
+        f"one of {', '.join(PATRONI_ROTATABLE)}",
+        "password variables",
+    )
+    previous = v.get("patroni_etcd_root_password_previous")
+    if errors or "patroni_etcd_root_password" not in rotate:
+        return errors
+    if not isinstance(previous, str) or not previous:
+        return [
+            "patroni_rotate_passwords names patroni_etcd_root_password: give the root password"
+            " etcd has now as patroni_etcd_root_password_previous for this run"
+        ]
+    if previous == v.get("patroni_etcd_root_password"):
+        return [
+            "patroni_etcd_root_password_previous is the new root password: give the one etcd"
+            " has now, from your backup of the secrets"
+        ]
+    return []

@@ -79,7 +79,7 @@ SECRETS = {
     "app_database_owner_password", "app_database_app_password", "app_database_monitor_password",
     "backup_repo_cipher_pass", "migrations_login_password",
     "patroni_replication_password", "patroni_rewind_password", "patroni_restapi_password",
-    "patroni_etcd_root_password", "patroni_etcd_password",
+    "patroni_etcd_root_password", "patroni_etcd_password", "patroni_etcd_root_password_previous",
     "postgresql_ssl_private_key", "postgresql_ca_private_key",
 }  # fmt: skip
 QUOTE_ALLOWED = SECRETS - {"postgresql_ssl_private_key", "postgresql_ca_private_key"} | {
@@ -186,6 +186,25 @@ def test_an_etcd_election_timeout_etcd_would_not_start_with_is_refused():
     ]
     assert errors("patroni", patroni_etcd_election_timeout=60000) != []
     assert errors("patroni", patroni_etcd_heartbeat_interval=200) == []
+
+
+def test_a_rotation_names_password_variables_and_etcd_root_comes_with_the_one_in_use():
+    assert errors("patroni", patroni_rotate_passwords=["patroni_replication_password"]) == []
+    assert errors("patroni", patroni_rotate_passwords=["replication"]) == [
+        "patroni_rotate_passwords has replication, which is not one of"
+        " patroni_replication_password, patroni_rewind_password, patroni_restapi_password,"
+        " patroni_etcd_password, patroni_etcd_root_password"
+    ]
+    root = {"patroni_rotate_passwords": ["patroni_etcd_root_password"]}
+    assert errors("patroni", **root) == [
+        "patroni_rotate_passwords names patroni_etcd_root_password: give the root password"
+        " etcd has now as patroni_etcd_root_password_previous for this run"
+    ]
+    assert errors("patroni", **root, patroni_etcd_root_password_previous=PASSWORD) == [
+        "patroni_etcd_root_password_previous is the new root password: give the one etcd"
+        " has now, from your backup of the secrets"
+    ]
+    assert errors("patroni", **root, patroni_etcd_root_password_previous=PASSWORD + "0") == []
 
 
 def test_an_app_database_password_is_never_shown_and_a_number_is_named_as_such():

@@ -1,16 +1,21 @@
 """The Patroni cluster on Debian 12 (PostgreSQL 15, Patroni 3, etcd 3.4): the release the
 `ha` scenario's drills do not run on. Its shape after two converges, the schema on every
-member, a switchover that the old leader follows as a streaming replica, and a check of a
-dynamic setting that needs a restart."""
+member, a switchover that the old leader follows as a streaming replica, the rotation of
+every cluster password, and a check of a dynamic setting that needs a restart."""
 
 from __future__ import annotations
 
 import functools
 import json
+import os
+import secrets
+import subprocess
+from pathlib import Path
 
 from devtools import waits
 from devtools.container import MAJOR_BY_RELEASE, molecule_playbook
 from devtools.patroni import (
+    leader_in,
     leader_of,
     listing,
     local_sql,
@@ -18,6 +23,7 @@ from devtools.patroni import (
     streaming_from_leader,
     switch_over,
 )
+from devtools.site import recaps
 from devtools.waits import printed, said
 from tests.helpers import head_revision
 
@@ -56,6 +62,106 @@ def test_a_switchover_moves_the_leader_and_the_old_leader_streams_from_it():
         f"{current} and the third member streaming from {candidate}",
         context=cluster,
     )
+
+
+# The cluster's passwords, by variable: the file the local inventory keeps each in, and
+# a login that needs it, run on a member with the password on standard input (argument
+# $1: the address of the member that leads).
+SECRETS = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "secrets" / "patroni"
+ETCDCTL = "ETCDCTL_API=3 ETCDCTL_CACERT=/etc/backend-db/ca.crt ETCDCTL_ENDPOINTS=https://$1:2379"
+PSQL = "sslmode=verify-full sslrootcert=/etc/backend-db/ca.crt host=$1 dbname=postgres"
+ROTATED = {
+    "patroni_replication_password": (
+        "replication",
+        f'PGPASSWORD="$pw" psql -XAtq "{PSQL} user=replicator replication=true" -c IDENTIFY_SYSTEM',
+    ),
+    "patroni_rewind_password": (
+        "rewind",
+        f'PGPASSWORD="$pw" psql -XAtq "{PSQL} user=rewinder" -c "SELECT 1"',
+    ),
+    "patroni_restapi_password": (
+        "restapi",
+        """python3 - "$1" "$pw" <<'PY'
+import base64, ssl, sys, urllib.error, urllib.request
+request = urllib.request.Request(f"https://{sys.argv[1]}:8008/reload", method="POST")
+token = base64.b64encode(f"patroni:{sys.argv[2]}".encode()).decode()
+request.add_header("Authorization", f"Basic {token}")
+context = ssl.create_default_context(cafile="/etc/backend-db/ca.crt")
+try:
+    urllib.request.urlopen(request, context=context)
+except urllib.error.HTTPError as error:
+    sys.exit(f"HTTP {error.code}")
+PY""",
+    ),
+    "patroni_etcd_password": (
+        "etcd-patroni",
+        f'{ETCDCTL} ETCDCTL_USER="patroni:$pw" etcdctl get --keys-only /backend-db/',
+    ),
+    "patroni_etcd_root_password": (
+        "etcd-root",
+        f'{ETCDCTL} ETCDCTL_USER="root:$pw" etcdctl user get root',
+    ),
+}
+
+
+def logs_in(name: str, variable: str, password: str, address: str) -> bool:
+    """Whether the login that needs the variable's password succeeds with this one."""
+    script = f"read -r pw; {ROTATED[variable][1]}"
+    tried = subprocess.run(
+        ["podman", "exec", "-i", name, "bash", "-c", script, "login", address],
+        input=password + "\n", capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    return tried.returncode == 0
+
+
+def test_every_cluster_password_rotates_while_the_cluster_serves_and_old_ones_stop_working(
+    tmp_path,
+):
+    """docs/operations.md, section Secrets: a new password in each file of the local
+    inventory, each variable named in patroni_rotate_passwords (and etcd's root password
+    as etcd has it, for its own change). The leader and its timeline stay; each new
+    password logs in and each old one is refused; the replicas stream again after their
+    connections are cut (they log in anew); no password is printed; a second run changes
+    nothing (before: no variable rotated these, and a new password stopped the run)."""
+    lead = leader_in(listing(MEMBERS))
+    old = {name: (SECRETS / file).read_text().strip() for name, (file, _) in ROTATED.items()}
+    new = {variable: secrets.token_hex(16) for variable in ROTATED}
+    for variable, (file, _) in ROTATED.items():
+        (SECRETS / file).write_text(new[variable] + "\n")
+    settings = tmp_path / "rotation.json"
+    settings.write_text(json.dumps({
+        "patroni_rotate_passwords": list(ROTATED),
+        "patroni_etcd_root_password_previous": old["patroni_etcd_root_password"],
+    }))  # fmt: skip
+
+    rotated = molecule_playbook("molecule/ha/converge.yml", "-e", f"@{settings}")
+    assert rotated.returncode == 0, printed(rotated)
+    assert sum(counts["changed"] for counts in recaps(rotated).values()) > 0, printed(rotated)
+    for password in [*old.values(), *new.values()]:
+        assert password not in rotated.stdout + rotated.stderr
+
+    after = listing(MEMBERS)
+    assert leader_in(after)["Member"] == lead["Member"], after
+    assert leader_in(after)["TL"] == lead["TL"], after
+    for variable in ROTATED:
+        for name in MEMBERS:
+            assert logs_in(name, variable, new[variable], lead["Host"]), (name, variable)
+        assert not logs_in(MEMBERS[0], variable, old[variable], lead["Host"]), variable
+    local_sql(
+        lead["Member"],
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_replication",
+        "postgres",
+    )
+    waits.wait_for(
+        lambda: settled(MEMBERS) and streaming_from_leader(MEMBERS),
+        90,
+        "both replicas streaming again, logged in with the new replication password",
+        context=cluster,
+    )
+
+    again = molecule_playbook("molecule/ha/converge.yml", "-e", f"@{settings}")
+    assert again.returncode == 0, printed(again)
+    assert [counts["changed"] for counts in recaps(again).values()] == [0] * 3, printed(again)
 
 
 def test_a_check_of_a_dynamic_setting_that_needs_a_restart_names_the_restarts_and_makes_none():
