@@ -121,8 +121,9 @@ def test_every_cluster_password_rotates_while_the_cluster_serves_and_old_ones_st
     inventory, each variable named in patroni_rotate_passwords (and etcd's root password
     as etcd has it, for its own change). The leader and its timeline stay; each new
     password logs in and each old one is refused; the replicas stream again after their
-    connections are cut (they log in anew); no password is printed; a second run changes
-    nothing (before: no variable rotated these, and a new password stopped the run)."""
+    connections are cut (they log in anew); no password is printed; a check before
+    changes none, and a second run changes nothing (before: no variable rotated these,
+    and a new password stopped the run)."""
     lead = leader_in(listing(MEMBERS))
     old = {name: (SECRETS / file).read_text().strip() for name, (file, _) in ROTATED.items()}
     new = {variable: secrets.token_hex(16) for variable in ROTATED}
@@ -134,11 +135,18 @@ def test_every_cluster_password_rotates_while_the_cluster_serves_and_old_ones_st
         "patroni_etcd_root_password_previous": old["patroni_etcd_root_password"],
     }))  # fmt: skip
 
+    # A check first: it names nothing it could not do and changes no password.
+    checked = molecule_playbook("molecule/ha/converge.yml", "--check", "-e", f"@{settings}")
+    assert checked.returncode == 0, printed(checked)
+    for variable in ROTATED:
+        assert logs_in(MEMBERS[0], variable, old[variable], lead["Host"]), variable
+
     rotated = molecule_playbook("molecule/ha/converge.yml", "-e", f"@{settings}")
     assert rotated.returncode == 0, printed(rotated)
     assert sum(counts["changed"] for counts in recaps(rotated).values()) > 0, printed(rotated)
     for password in [*old.values(), *new.values()]:
-        assert password not in rotated.stdout + rotated.stderr
+        for run in (checked, rotated):
+            assert password not in run.stdout + run.stderr
 
     after = listing(MEMBERS)
     assert leader_in(after)["Member"] == lead["Member"], after
