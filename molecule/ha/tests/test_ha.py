@@ -1,6 +1,7 @@
 """The Patroni cluster: its shape, its endpoints, its backups, and the drills (a killed
 leader under write load, its rejoin by pg_rewind, a leader cut off the network for 40 s
-under write load and its rejoin, a switchover, a backup restored beside a replica, a
+under write load and its rejoin, a switchover, a replica left behind what its leader keeps
+that catches up from the repository, a backup restored beside a replica, a
 dynamic setting set back and a setting that needs a restart rolled over the members, both
 under write load, a rolling update refused and then run under write load), then a converge
 after them that changes nothing, the whole cluster rebuilt from its backups, a fourth
@@ -544,6 +545,65 @@ def test_a_switchover_with_patronictl_moves_the_leader_to_the_chosen_replica():
     wait_for(
         lambda: settled(MEMBERS), 90, "two replicas again, one synchronous, every server running"
     )
+
+
+def keep_no_slots(leading: str, value: str) -> None:
+    """Set Patroni's member_slots_ttl (null: take it out of the dynamic settings)."""
+    edited = member(leading).run(f"{PATRONICTL} edit-config --set member_slots_ttl={value} --force")
+    assert edited.rc == 0, edited.stdout + edited.stderr
+
+
+def test_a_replica_left_behind_what_the_leader_keeps_catches_up_from_the_repository():
+    """A replica stopped while its leader moves past what it keeps in pg_wal (the replica's
+    slot gone with its member key, more WAL than wal_keep_size, archived, a checkpoint):
+    started again, it takes the WAL it lacks from the backups' repository (restore_command,
+    the backup role's drop-in) and streams again, on the leader's timeline, within a
+    minute (before: it asked the leader for a segment the leader had removed, for ever,
+    while Patroni listed it running)."""
+    wait_for(lambda: settled(MEMBERS), 90, "two replicas, one synchronous, every server running")
+    listed = cluster()
+    leading = next(m["Member"] for m in listed if m["Role"] == "Leader")
+    behind = next(m["Member"] for m in listed if m["Role"] == "Replica")
+    # Patroni 4 keeps a gone member's slot for member_slots_ttl (30 minutes), Patroni 3 not
+    # at all: for the drill, none (the setting is taken out again below).
+    keep_no_slots(leading, "0")
+    try:
+        stopped = member(behind).run("systemctl stop patroni")
+        assert stopped.rc == 0, stopped.stderr
+        slot = behind.replace("-", "_")
+        slots = f"SELECT count(*) FROM pg_replication_slots WHERE slot_name = '{slot}'"
+        wait_for(
+            lambda: local_sql(leading, slots, "postgres") == "0", 60, f"{behind}'s slot dropped"
+        )
+    finally:
+        keep_no_slots(leading, "null")
+    first = local_sql(leading, "SELECT pg_walfile_name(pg_current_wal_lsn())", "postgres")
+    # wal_keep_size is 128MB: eight segments of 16MB; twelve new ones leave the first behind.
+    for _ in range(12):
+        local_sql(
+            leading,
+            "SELECT pg_logical_emit_message(false, 'left-behind', 'x'); SELECT pg_switch_wal()",
+            "postgres",
+        )
+    last = local_sql(leading, "SELECT pg_walfile_name(pg_current_wal_lsn() - 1)", "postgres")
+    wait_for(
+        lambda: (
+            local_sql(leading, "SELECT last_archived_wal FROM pg_stat_archiver", "postgres") >= last
+        ),
+        60,
+        f"the leader archived {last}",
+    )
+    gone = f"SELECT count(*) FROM pg_ls_waldir() WHERE name = '{first}'"
+    for _ in range(2):
+        local_sql(leading, "CHECKPOINT", "postgres")
+    assert local_sql(leading, gone, "postgres") == "0", f"{first} still in the leader's pg_wal"
+
+    started = member(behind).run("systemctl start patroni")
+    assert started.rc == 0, started.stderr
+    wait_for(
+        lambda: streaming_from_leader(MEMBERS, [behind]), 60, f"{behind} streams from {leading}"
+    )
+    assert leader() == leading
 
 
 def test_after_the_drills_one_backup_of_the_cluster_restores_every_acknowledged_row(app_sql):
