@@ -7,7 +7,13 @@ import json
 import pytest
 import testinfra
 
-from devtools.container import assert_reads_and_writes_over_tls, install_pgpass, secret
+from devtools.container import (
+    assert_reads_and_writes_over_tls,
+    install_pgpass,
+    molecule_playbook,
+    secret,
+)
+from devtools.waits import printed, said
 from tests.helpers import head_revision, lineage
 
 DB, APP, OUTSIDER = (f"backend-db-cluster-{role}" for role in ("db", "app", "outsider"))
@@ -118,3 +124,35 @@ def test_the_server_started_without_package_lists_and_the_converge_fetched_them(
     assert any("_Packages" in name for name in lists.stdout.split()), lists.stdout
     # A Debian 13 server: the release's own PostgreSQL 17.
     assert db.package("postgresql-17").is_installed
+
+
+def test_a_first_run_with_a_library_postgresql_lacks_stops_before_any_file_of_the_server(
+    tmp_path,
+):
+    """site.yml on a host without PostgreSQL (the outsider, made a database server here,
+    last: the tests above need it a client only) with a library to preload that its
+    release's PostgreSQL does not have. The run installs the packages, then stops naming
+    the library before the server's configuration is written; the distribution's cluster
+    runs as installed (before: a first run could not know the library was missing, wrote
+    it into the drop-in, and the restart left the server down)."""
+    inventory = tmp_path / "outsider-as-server.yml"
+    inventory.write_text(f"dbservers:\n  hosts:\n    {OUTSIDER}:\n")
+    settings = tmp_path / "settings.json"
+    settings.write_text(json.dumps({
+        "postgresql_shared_preload_libraries": ["pg_stat_statements", "no_such_lib"],
+        "postgresql_listen_addresses": ["localhost"],
+        "postgresql_client_networks": [],
+    }))  # fmt: skip
+    run = molecule_playbook(
+        "site.yml", "-i", str(inventory), "--limit", OUTSIDER, "-e", f"@{settings}"
+    )
+    assert run.returncode != 0, printed(run)
+    folded = said(run)
+    assert f"has no_such_lib, which PostgreSQL 15 on {OUTSIDER} does not have" in folded, printed(
+        run
+    )
+    assert "nothing else was changed" in folded and "Traceback" not in folded
+    host = testinfra.get_host(f"podman://{OUTSIDER}")
+    assert host.package("postgresql-15").is_installed
+    assert not host.file("/etc/postgresql/15/main/conf.d/50-backend-db.conf").exists
+    assert host.service("postgresql@15-main").is_running
