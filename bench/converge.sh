@@ -3,13 +3,14 @@
 #
 #     bash bench/converge.sh [RERUNS]     (after make setup image; about four minutes)
 #
-# Untimed first: a Molecule container of the default scenario is created and prepared,
-# and the migrations role's controller side builds the Python packages and the bundle.
+# Untimed first: the Debian 12 container of the Molecule scenario `upgrade` (a single
+# server, the floor's image) is created and prepared, and the migrations role's
+# controller side builds the Python packages and the bundle.
 # Floor: a fresh container from the same image; the same work by the same means, by
 # hand: apt-get installs the packages the roles install, a virtualenv is made and the
 # same packages unpacked into it, a database and owner are created, and
 # `alembic upgrade head` runs. Then `ansible-playbook site.yml` on
-# the Molecule container, as a user runs it (Molecule's own inventory and settings):
+# that container, as a user runs it (Molecule's own inventory and settings):
 # the first converge, then RERUNS idempotent re-runs (default 5, median reported).
 # Per-task times from profile_tasks go to bench/converge.log.
 set -euo pipefail
@@ -17,6 +18,8 @@ cd "$(dirname "$0")/.."
 RERUNS="${1:-5}"
 export PATH="$PWD/.venv/bin:$PATH" CONTAINERS_CONF="$PWD/molecule/containers.conf"
 IMAGE=localhost/backend-db-debian12:latest
+SCENARIO=upgrade
+TARGET=backend-db-upgrade-12
 FLOOR=backend-db-bench-floor
 LOG=bench/converge.log
 : >"$LOG"
@@ -26,18 +29,18 @@ elapsed() { python -c "import sys; print(float(sys.argv[1]) - float(sys.argv[2])
 
 cleanup() {
     podman rm -f "$FLOOR" >/dev/null 2>&1 || true
-    molecule destroy >>"$LOG" 2>&1 || true
+    molecule destroy -s "$SCENARIO" >>"$LOG" 2>&1 || true
 }
 trap cleanup EXIT
 
-molecule destroy >>"$LOG" 2>&1
-molecule create >>"$LOG" 2>&1
-molecule prepare >>"$LOG" 2>&1
-# Molecule's ephemeral directory of this project's default scenario: the newest one.
-ephemeral=$(ls -td "$HOME"/.ansible/tmp/molecule.*.default | head -n 1)
+molecule destroy -s "$SCENARIO" >>"$LOG" 2>&1
+molecule create -s "$SCENARIO" >>"$LOG" 2>&1
+molecule prepare -s "$SCENARIO" >>"$LOG" 2>&1
+# Molecule's ephemeral directory of the scenario: the newest one.
+ephemeral=$(ls -td "$HOME"/.ansible/tmp/molecule.*."$SCENARIO" | head -n 1)
 export ANSIBLE_CONFIG="$ephemeral/ansible.cfg" MOLECULE_EPHEMERAL_DIRECTORY="$ephemeral" \
     ANSIBLE_COLLECTIONS_PATH="$PWD/collections"
-playbook() { ansible-playbook -i "$ephemeral/inventory" "$@"; }
+playbook() { ansible-playbook -i "$ephemeral/inventory" --limit "$TARGET" "$@"; }
 playbook bench/prebuild.yml >>"$LOG" 2>&1
 
 packages=$(ls -t .build/packages-*.tar.gz | head -n 1)

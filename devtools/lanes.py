@@ -115,7 +115,7 @@ def plan(target: str) -> list[Part]:
         ),
         *(
             molecule_part(scenario, "containers")
-            for scenario in ("default", "patroni-debian12", "cluster", "upgrade", "release-upgrade")
+            for scenario in ("patroni-debian12", "cluster", "upgrade", "release-upgrade")
         ),
         molecule_part("ha", "ha"),
     ]

@@ -11,20 +11,19 @@ from tests.helpers import head_revision
 TABLES = sorted(Base.metadata.tables)
 
 testinfra_hosts = [f"podman://backend-db-upgrade-{release}" for release in (12, 13)]
-NEW_REVISION = "0a1b2c3d4e5f"
 
 
-def test_only_the_new_revision_was_applied(host):
+def test_only_the_new_revision_was_applied(host, new_revision):
     result = json.loads(host.file("/root/upgrade-result.json").content_string)
     assert result["changed"] is True
     assert result["before"] == [head_revision()]
-    assert [step["revision"] for step in result["applied"]] == [NEW_REVISION]
-    assert result["after"] == [NEW_REVISION]
+    assert [step["revision"] for step in result["applied"]] == [new_revision]
+    assert result["after"] == [new_revision]
 
 
-def test_the_database_is_at_the_new_revision_with_its_column(host):
+def test_the_database_is_at_the_new_revision_with_its_column(host, new_revision):
     query = psql_query(host)
-    assert query("SELECT version_num FROM alembic_version") == [(NEW_REVISION,)]
+    assert query("SELECT version_num FROM alembic_version") == [(new_revision,)]
     assert query(
         "SELECT data_type FROM information_schema.columns"
         " WHERE table_name = 'users' AND column_name = 'locale'"

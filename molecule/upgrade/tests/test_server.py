@@ -1,6 +1,7 @@
-"""Verification of the converged container, what needs a container's userland or systemd:
+"""Verification of the converged containers, what needs a container's userland or systemd:
 the release's own major and its settings, the service, roles and privileges
-in the catalog, file modes, the backup timers and the migrations' virtualenv.
+in the catalog, file modes, the backup timers and the migrations' virtualenv, on Debian 12
+and 13.
 
 What site.yml does the same way on any host (TLS-only access, the runtime role's reach,
 WAL archiving, the schema at head, --check --diff) is tested once, in tests/site, which
@@ -13,8 +14,8 @@ import pytest
 from devtools.paths import ROOT
 from tests import design
 
-# Debian 13 (conftest.py: its major, and the query fixture).
-testinfra_hosts = ["podman://backend-db-default-13"]
+# conftest.py: each container's major, and the query fixture.
+testinfra_hosts = [f"podman://backend-db-upgrade-{release}" for release in (12, 13)]
 PORT = 5432
 
 

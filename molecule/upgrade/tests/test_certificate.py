@@ -15,15 +15,11 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from devtools.container import (
-    MAJOR_BY_RELEASE,
-    molecule_playbook,
-    psql_query,
-)
+from devtools.container import MAJOR_BY_RELEASE, psql_query
 from devtools.site import recap
 from devtools.waits import printed, wait_for
 
-testinfra_hosts = ["podman://backend-db-default-13"]
+testinfra_hosts = [f"podman://backend-db-upgrade-{release}" for release in (12, 13)]
 CA = "/etc/backend-db/ca.crt"
 
 
@@ -94,11 +90,11 @@ def on(release: str):
     """The container of `release`, its PostgreSQL major, and psql as postgres in it: for the
     tests that converge, which run on one release only (the logic is the controller's, and
     the other release runs tests/site through pytest-other-release)."""
-    host = testinfra.get_host(f"podman://backend-db-default-{release}")
+    host = testinfra.get_host(f"podman://backend-db-upgrade-{release}")
     return host, MAJOR_BY_RELEASE[release], psql_query(host)
 
 
-def test_a_certificate_near_expiry_is_renewed_by_a_converge_and_served_after_a_reload():
+def test_a_certificate_near_expiry_is_renewed_by_a_converge_and_served_after_a_reload(converge):
     host, major, query = on("13")
     name = host.backend.name
     directory = f"/etc/postgresql/{major}/main"
@@ -114,7 +110,7 @@ def test_a_certificate_near_expiry_is_renewed_by_a_converge_and_served_after_a_r
         "the short-lived certificate served after the reload", 0.5,
     )  # fmt: skip
 
-    result = molecule_playbook("site.yml", "--limit", name, timeout=600)
+    result = converge(name)
     assert result.returncode == 0, printed(result)
     assert recap(result, name)["changed"] > 0
     renewed = served_certificate(host)

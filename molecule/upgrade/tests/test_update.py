@@ -8,13 +8,14 @@ import testinfra
 
 from devtools.container import molecule_playbook, psql_query
 from devtools.waits import changed_tasks, printed
-from tests.helpers import head_revision
 
-NAME = "backend-db-default-13"
+NAME = "backend-db-upgrade-13"
 RESTART = "PostgreSQL restarts on the new binaries (or as asked)"
 
 
-def test_an_update_of_a_single_server_restarts_it_once_and_the_next_converge_changes_nothing():
+def test_an_update_of_a_single_server_restarts_it_once_and_the_next_converge_changes_nothing(
+    converge, new_revision
+):
     query = psql_query(testinfra.get_host(f"podman://{NAME}"))
     started = query("SELECT pg_postmaster_start_time()")
 
@@ -32,13 +33,13 @@ def test_an_update_of_a_single_server_restarts_it_once_and_the_next_converge_cha
     restarts = [task for task in changed_tasks(updated.stdout) if RESTART in task]
     assert len(restarts) == 1, printed(updated)
     assert query("SELECT pg_postmaster_start_time()") != started
-    assert query("SELECT version_num FROM alembic_version") == [(head_revision(),)]
+    assert query("SELECT version_num FROM alembic_version") == [(new_revision,)]
 
     # Nothing newer on offer now: without update_restart the server is left running.
     again = molecule_playbook("playbooks/update.yml", "--limit", NAME)
     assert again.returncode == 0, printed(again)
     assert changed_tasks(again.stdout) == [], printed(again)
 
-    converged = molecule_playbook("site.yml", "--limit", NAME, timeout=600)
+    converged = converge(NAME)
     assert converged.returncode == 0, printed(converged)
     assert changed_tasks(converged.stdout) == [], printed(converged)
