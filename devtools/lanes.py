@@ -5,11 +5,12 @@ parts one after the other; the lanes run at once, and a part may wait for parts 
 lanes (the Molecule images before any container). Each part writes to a log of its own,
 printed whole when it ends, so the output of parts running at once never interleaves.
 
-The run ends with a table of every part's wall time and CPU time (user + system of the
-part's processes, read from the kernel when the part ends; what runs inside a container
-is the container's, not the part's), every single test over 60 s (from the JUnit files
-the parts write), and, when a part failed, the end of its log: the last lines of a long
-CI log say what went wrong. Exits 1 when any part failed.
+The run ends with a table of every part's wall time and CPU time: user + system of the
+part's processes, read from the kernel when the part ends, and apart what ran inside the
+part's containers (their cgroups' CPU accounting, sampled every few seconds while they
+live: a container's processes are not the part's children). Then every single test over
+60 s (from the JUnit files the parts write), and, when a part failed, the end of its log:
+the last lines of a long CI log say what went wrong. Exits 1 when any part failed.
 
     python -m devtools.lanes check|test [--only PART,...] [--list]
 """
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import fnmatch
+import json
 import os
 import re
 import shutil
@@ -30,6 +32,8 @@ import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import yaml
 
 from devtools.paths import ROOT
 from devtools.waits import COLOURS
@@ -46,6 +50,15 @@ MIGRATION_TESTS = " ".join(
 OTHER_INTEGRATION = "tests/integration " + " ".join(
     f"--ignore={path}" for path in MIGRATION_TESTS.split()
 )
+# podman's containers under the cgroupfs manager (molecule/containers.conf): one cgroup
+# each, under cgroup v1's cpuacct hierarchy or cgroup v2's single one; a container's name
+# is the hostname of its OCI configuration.
+CGROUP_PARENTS = (
+    Path("/sys/fs/cgroup/cpuacct/libpod_parent"),
+    Path("/sys/fs/cgroup/libpod_parent"),
+)
+CONTAINER_STORAGE = Path("/var/lib/containers/storage/overlay-containers")
+SAMPLE_EVERY = 5.0
 
 
 @dataclass
@@ -59,6 +72,9 @@ class Part:
     started: float = 0.0
     wall: float = 0.0
     cpu: float = 0.0
+    # The names of the containers the part makes (fnmatch patterns), and their CPU time.
+    containers: tuple[str, ...] = ()
+    container_cpu: float = 0.0
     result: str = "not run"
     done: threading.Event = field(default_factory=threading.Event)
 
@@ -78,9 +94,11 @@ def pytest_part(name: str, paths: str, lane: str) -> Part:
 
 
 def molecule_part(scenario: str, lane: str) -> Part:
+    platforms = yaml.safe_load((ROOT / "molecule" / scenario / "molecule.yml").read_text())
     return Part(
         f"molecule-{scenario}", f"molecule test --scenario-name {scenario}", lane,
         needs=("image",), junit_env=True,
+        containers=tuple(platform["name"] for platform in platforms["platforms"]),
     )  # fmt: skip
 
 
@@ -112,6 +130,8 @@ def plan(target: str) -> list[Part]:
             "make --no-print-directory pytest-other-release",
             "containers",
             needs=("image",),
+            # scripts/pytest-in-container.sh's container.
+            containers=("backend-db-pytest-*",),
         ),
         *(
             molecule_part(scenario, "containers")
@@ -130,6 +150,25 @@ class Run:
         self.parts = {part.name: part for part in parts}
         self.printing = threading.Lock()
         self.children: dict[str, subprocess.Popen] = {}
+        # Each container seen during the run, by id: its name and the most CPU seen used.
+        self.containers: dict[str, tuple[str, float]] = {}
+        self.finished = threading.Event()
+
+    def sample_containers(self) -> None:
+        """Until the run ends: every container's CPU time so far, every few seconds."""
+        while True:
+            for container, (name, seconds) in container_cpu(self.containers).items():
+                self.containers[container] = (name, seconds)
+            if self.finished.wait(SAMPLE_EVERY):
+                return
+
+    def attribute_containers(self) -> None:
+        """Each part's containers' CPU time, by their names."""
+        for part in self.parts.values():
+            part.container_cpu = sum(
+                seconds for name, seconds in self.containers.values()
+                if any(fnmatch.fnmatch(name, pattern) for pattern in part.containers)
+            )  # fmt: skip
 
     def lane(self, parts: list[Part]) -> None:
         for part in parts:
@@ -183,6 +222,8 @@ class Run:
             lanes.setdefault(part.lane, []).append(part)
         started = time.monotonic()
         busy = cpu_busy()
+        sampler = threading.Thread(target=self.sample_containers, daemon=True)
+        sampler.start()
         threads = [
             threading.Thread(target=self.lane, args=(parts,), daemon=True)
             for parts in lanes.values()
@@ -197,7 +238,40 @@ class Run:
             self.stop()
             raise
         self.machine_busy = cpu_busy(since=busy)
+        self.finished.set()
+        sampler.join()
+        self.attribute_containers()
         return time.monotonic() - started
+
+
+def container_cpu(known: dict[str, tuple[str, float]]) -> dict[str, tuple[str, float]]:
+    """(name, CPU seconds used so far) of each running container, by id; `known` gives the
+    names already read. Empty where podman's cgroups are elsewhere (another manager)."""
+    found = {}
+    for parent in CGROUP_PARENTS:
+        for group in parent.glob("libpod-*"):
+            container = group.name.removeprefix("libpod-")
+            if container.startswith("conmon"):
+                continue
+            try:
+                if (group / "cpuacct.usage").exists():
+                    seconds = int((group / "cpuacct.usage").read_text()) / 1e9
+                else:
+                    stat = dict(
+                        line.split() for line in (group / "cpu.stat").read_text().splitlines()
+                    )
+                    seconds = int(stat["usage_usec"]) / 1e6
+                name = (
+                    known[container][0]
+                    if container in known
+                    else json.loads(
+                        (CONTAINER_STORAGE / container / "userdata" / "config.json").read_text()
+                    )["hostname"]
+                )
+            except (OSError, ValueError, KeyError):
+                continue  # gone in between, or not one of podman's
+            found[container] = (name, seconds)
+    return found
 
 
 def cpu_busy(since: tuple[int, int] | None = None):
@@ -235,12 +309,16 @@ def slow_tests(parts: list[Part]) -> list[tuple[float, str, str]]:
 
 def report(parts: list[Part], wall: float, busy: float) -> None:
     print("\n===== part times =====")
-    print(f"{'part':<24} {'lane':<11} {'wall':>7} {'CPU':>7} {'CPU/wall':>8}  result")
+    print(
+        f"{'part':<24} {'lane':<11} {'wall':>7} {'CPU':>7} {'CPU/wall':>8}"
+        f" {'in containers':>13}  result"
+    )
     for part in parts:
         share = f"{part.cpu / part.wall:.0%}" if part.wall else ""
+        inside = minutes(part.container_cpu) if part.containers else ""
         print(
             f"{part.name:<24} {part.lane:<11} {minutes(part.wall):>7} {minutes(part.cpu):>7}"
-            f" {share:>8}  {part.result}"
+            f" {share:>8} {inside:>13}  {part.result}"
         )
     print(f"{'whole run':<24} {'':<11} {minutes(wall):>7}  machine CPU busy {busy:.0%}")
     slow = slow_tests(parts)

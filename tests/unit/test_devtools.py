@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 
+from devtools import lanes
 from devtools.paths import BIN
 from devtools.site import recaps
 from devtools.waits import changed_tasks, printed
@@ -51,3 +52,44 @@ def test_a_runs_changed_tasks_are_named_once_each_with_their_host_in_the_failure
     assert changed_tasks(result.stdout) == expected
     assert recaps(result)["localhost"]["changed"] == len(expected)
     assert printed(result).startswith("".join(f"changed: {task}\n" for task in expected))
+
+
+def test_each_parts_containers_cpu_is_read_from_either_cgroup_layout_and_summed_by_name(
+    tmp_path, monkeypatch
+):
+    v1, v2, storage = tmp_path / "v1", tmp_path / "v2", tmp_path / "storage"
+    written = {
+        "a1": (v1, "cpuacct.usage", "2500000000\n", "backend-db-ha-1"),
+        "b2": (v2, "cpu.stat", "usage_usec 1500000\nuser_usec 1000000\n", "backend-db-ha-app"),
+        "c3": (v1, "cpuacct.usage", "4000000000\n", "backend-db-pytest-13"),
+        "d4": (v1, "cpuacct.usage", "9000000000\n", "someone-elses"),
+    }
+    for container, (parent, name, content, hostname) in written.items():
+        (parent / f"libpod-{container}").mkdir(parents=True)
+        (parent / f"libpod-{container}" / name).write_text(content)
+        (storage / container / "userdata").mkdir(parents=True)
+        (storage / container / "userdata" / "config.json").write_text(
+            f'{{"hostname": "{hostname}"}}'
+        )
+    # conmon's own cgroup, and a container gone between the listing and the read.
+    (v1 / "libpod-conmon-a1").mkdir()
+    (v1 / "libpod-gone").mkdir()
+    monkeypatch.setattr(lanes, "CGROUP_PARENTS", (v1, v2))
+    monkeypatch.setattr(lanes, "CONTAINER_STORAGE", storage)
+
+    found = lanes.container_cpu({})
+    assert found == {
+        "a1": ("backend-db-ha-1", 2.5),
+        "b2": ("backend-db-ha-app", 1.5),
+        "c3": ("backend-db-pytest-13", 4.0),
+        "d4": ("someone-elses", 9.0),
+    }
+
+    run = lanes.Run(lanes.plan("test"))
+    # A container of an earlier create of the same scenario, destroyed since, counts too.
+    run.containers = {**found, "e5": ("backend-db-ha-1", 10.0)}
+    run.attribute_containers()
+    assert run.parts["molecule-ha"].container_cpu == 2.5 + 1.5 + 10.0
+    assert run.parts["other-release"].container_cpu == 4.0
+    assert run.parts["molecule-cluster"].container_cpu == 0
+    assert run.parts["site"].containers == ()
