@@ -92,6 +92,13 @@ def switch_over(members: Sequence[str]) -> tuple[str, str]:
     return current, candidate
 
 
+def edit_config(name: str, setting: str, value: object) -> None:
+    """Change one of the cluster's dynamic settings through the member `name`, as an
+    operator would behind the inventory's back (null takes the setting out)."""
+    edited = member(name).run(f"{PATRONICTL} edit-config --set {setting}={value} --force")
+    assert edited.rc == 0, edited.stdout + edited.stderr
+
+
 def local_sql(name: str, sql: str, database: str = "backend") -> str:
     """psql as postgres on the member's own socket; the rows as psql -At prints them."""
     result = member(name).run("runuser -u postgres -- psql -XAtq -d %s -c %s", database, sql)

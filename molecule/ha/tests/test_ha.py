@@ -1,7 +1,8 @@
 """The Patroni cluster: its shape, its endpoints, its backups, and the drills (a killed
 leader under write load, its rejoin by pg_rewind, a leader cut off the network for 40 s
 under write load and its rejoin, a switchover, a replica left behind what its leader keeps
-that catches up from the repository, a backup restored beside a replica, a
+that catches up from the repository, a replica that cannot reach its leader stopping a
+converge's last check, a backup restored beside a replica, a
 dynamic setting set back and a setting that needs a restart rolled over the members, both
 under write load, a rolling update refused and then run under write load), then a converge
 after them that changes nothing, the whole cluster rebuilt from its backups, a fourth
@@ -32,6 +33,7 @@ from devtools.container import install_pgpass, molecule_playbook, secret
 from devtools.paths import ROOT
 from devtools.patroni import (
     PATRONICTL,
+    edit_config,
     leader_of,
     listing,
     local_sql,
@@ -443,18 +445,23 @@ def test_the_killed_leader_rejoins_as_a_streaming_replica_rewound_by_pg_rewind()
     assert "removing..." not in journal.stdout and "trying to bootstrap" not in journal.stdout
 
 
-def network(name: str, *command: str) -> str:
-    """An `ip` command in the container's network namespace, run from this machine (the
-    container has no right to change its own links)."""
+def in_network(name: str, *command: str) -> str:
+    """A command in the container's network namespace, run from this machine (the
+    container has no right to change its own links or firewall)."""
     pid = subprocess.run(
         ["podman", "inspect", "--format", "{{.State.Pid}}", name],
         capture_output=True, text=True, check=True,
     ).stdout.strip()  # fmt: skip
     done = subprocess.run(
-        ["nsenter", "--target", pid, "--net", "ip", *command], capture_output=True, text=True
+        ["nsenter", "--target", pid, "--net", *command], capture_output=True, text=True
     )
     assert done.returncode == 0, done.stderr
     return done.stdout.strip()
+
+
+def network(name: str, *command: str) -> str:
+    """An `ip` command in the container's network namespace."""
+    return in_network(name, "ip", *command)
 
 
 def takes_no_writes(name: str) -> bool:
@@ -549,8 +556,7 @@ def test_a_switchover_with_patronictl_moves_the_leader_to_the_chosen_replica():
 
 def keep_no_slots(leading: str, value: str) -> None:
     """Set Patroni's member_slots_ttl (null: take it out of the dynamic settings)."""
-    edited = member(leading).run(f"{PATRONICTL} edit-config --set member_slots_ttl={value} --force")
-    assert edited.rc == 0, edited.stdout + edited.stderr
+    edit_config(leading, "member_slots_ttl", value)
 
 
 def test_a_replica_left_behind_what_the_leader_keeps_catches_up_from_the_repository():
@@ -604,6 +610,62 @@ def test_a_replica_left_behind_what_the_leader_keeps_catches_up_from_the_reposit
         lambda: streaming_from_leader(MEMBERS, [behind]), 60, f"{behind} streams from {leading}"
     )
     assert leader() == leading
+
+
+def test_a_replica_that_runs_but_cannot_reach_its_leader_stops_a_converge_naming_it():
+    """A replica whose connections to the other members' PostgreSQL are refused keeps
+    running (Patroni lists it, its server answers) but streams nothing. The converge's last
+    check (playbooks/server.yml: tasks/streams.yml of the patroni role) waits
+    patroni_streaming_timeout for it, then stops naming the member and what Patroni says;
+    the other members pass. Reconnected, it streams again within 60 s and the check passes."""
+    wait_for(lambda: settled(MEMBERS), 90, "two replicas, one synchronous, every server running")
+    listed = cluster()
+    leading = next(m["Member"] for m in listed if m["Role"] == "Leader")
+    cut = next(m["Member"] for m in listed if m["Role"] == "Replica")
+    # Its own socket and loopback stay open (Patroni reads its server there); what goes out
+    # to another member's port 5432 is refused, and the stream it had is ended.
+    rule = ["OUTPUT", "-o", "eth0", "-p", "tcp", "--dport", "5432",
+            "-j", "REJECT", "--reject-with", "tcp-reset"]  # fmt: skip
+    in_network(cut, "iptables", "-I", *rule)
+    try:
+        ended = local_sql(
+            leading,
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_replication"
+            f" WHERE client_addr = '{address(cut)}'",
+            "postgres",
+        )
+        assert ended == "1", ended
+        wait_for(
+            lambda: local_sql(cut, "SELECT count(*) FROM pg_stat_wal_receiver", "postgres") == "0",
+            30,
+            f"{cut} has no WAL receiver",
+        )
+        # Patroni lists it by what it reported at its last loop: running (Patroni 4 names
+        # the recovery it is in: from the archive, as the repository still serves WAL).
+        wait_for(
+            lambda: (
+                next(m for m in cluster() if m["Member"] == cut)["State"]
+                in ("running", "in archive recovery")
+            ),
+            30,
+            f"Patroni lists {cut} running, not streaming",
+        )
+        checked = playbook("molecule/ha/streams.yml", "-e", "patroni_streaming_timeout=10")
+        assert checked.returncode != 0, printed(checked)
+        folded = said(checked)
+        said_of = folded.split(f"{cut} does not stream from the leader of payments 10 s after")
+        assert len(said_of) == 2, folded[-3000:]
+        # What Patroni says of it: its server runs (it answers), and no stream.
+        assert said_of[1].startswith(" its converge (Patroni says: running, "), said_of[1][:300]
+        assert not said_of[1].startswith(" its converge (Patroni says: running, streaming)")
+        counts = recaps(checked)
+        assert counts[cut]["failed"] == 1, counts
+        assert all(counts[name]["failed"] == 0 for name in MEMBERS if name != cut), counts
+    finally:
+        in_network(cut, "iptables", "-D", *rule)
+    wait_for(lambda: streaming_from_leader(MEMBERS, [cut]), 60, f"{cut} streams from {leading}")
+    passed = playbook("molecule/ha/streams.yml")
+    assert passed.returncode == 0, printed(passed)
 
 
 def test_after_the_drills_one_backup_of_the_cluster_restores_every_acknowledged_row(app_sql):
@@ -660,10 +722,7 @@ def test_a_dynamic_setting_that_differs_from_the_inventory_is_set_back_through_t
 ):
     # Written into etcd only when the cluster was made, the settings are compared with the
     # inventory on every run: one changed behind its back (or in the inventory) is sent.
-    edited = member(leader()).run(
-        f"{PATRONICTL} edit-config --set maximum_lag_on_failover=2097152 --force"
-    )
-    assert edited.rc == 0, edited.stdout + edited.stderr
+    edit_config(leader(), "maximum_lag_on_failover", 2097152)
     assert dynamic_settings()["maximum_lag_on_failover"] == 2097152
     converged, drill = under_write_load(
         app_sql, "settings", 5_000_000, lambda: playbook("molecule/ha/converge.yml")
@@ -682,9 +741,14 @@ def test_a_dynamic_setting_that_differs_from_the_inventory_is_set_back_through_t
 
 def writes_paused_once_at_most(drill: dict) -> None:
     """Writes paused once at most, for a switchover (3.8 s on a quiet machine; the target is
-    5 s, the bound leaves room for a loaded CI machine); restarting a replica pauses none."""
+    5 s, the bound leaves room for a loaded CI machine); restarting a replica pauses none.
+
+    A pause of the operation is one over 2 s: a machine at a load of 9 stalls a commit for
+    a second or two with nothing restarting (1.2 s seen in the settings drill, which
+    restarts nothing), and a switchover or a member down takes longer than that."""
     pauses = drill["pauses"]
-    assert len(pauses) <= 1 and all(length <= 10 for _, length in pauses), pauses
+    operations = [length for _, length in pauses if length > 2]
+    assert len(operations) <= 1 and all(length <= 10 for length in operations), pauses
 
 
 def journal_windows(unit: str, names, down: str, up: str, since: str) -> list[tuple[str, ...]]:
@@ -907,10 +971,7 @@ def test_the_whole_cluster_is_rebuilt_from_its_backups_as_the_operations_guide_s
     # The backup restored below holds a dynamic setting changed at the time (Patroni caches
     # them in the data directory): the rebuilt cluster comes back with the inventory's.
     leading = leader()
-    edited = member(leading).run(
-        f"{PATRONICTL} edit-config --set maximum_lag_on_failover=2097152 --force"
-    )
-    assert edited.rc == 0, edited.stdout + edited.stderr
+    edit_config(leading, "maximum_lag_on_failover", 2097152)
     wait_for(
         lambda: cached_settings(leading)["maximum_lag_on_failover"] == 2097152,
         30,
@@ -979,12 +1040,22 @@ def test_a_fourth_member_holding_a_database_is_refused_and_joins_once_emptied_re
     assert created.rc == 0, created.stderr
     FOURTH.write_text(FOURTH_INVENTORY)
 
+    hba = {name: member(name).file(f"/etc/postgresql/{major()}/main/pg_hba.conf").content_string
+           for name in MEMBERS}  # fmt: skip
     refused = playbook("molecule/ha/converge.yml")
     assert refused.returncode != 0, printed(refused)
     # Molecule's settings print failures on stderr, as YAML, which folds long messages.
     folded = said(refused)
     assert f"{NEWCOMER} holds the databases ledger and would join" in folded, folded[-3000:]
     assert "Traceback" not in refused.stdout + refused.stderr
+    # Refused before any change anywhere (before: after the postgresql role had set up the
+    # newcomer's server and let it into the members' pg_hba.conf).
+    assert all(counts["changed"] == 0 for counts in recaps(refused).values()), printed(refused)
+    assert not newcomer.file("/etc/patroni/config.yml").exists
+    assert hba == {
+        name: member(name).file(f"/etc/postgresql/{major()}/main/pg_hba.conf").content_string
+        for name in MEMBERS
+    }
     ledger = "SELECT count(*) FROM pg_database WHERE datname = 'ledger'"
     assert local_sql(NEWCOMER, ledger, "postgres") == "1"
     assert not newcomer.service("patroni").is_running
