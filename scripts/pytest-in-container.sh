@@ -27,7 +27,7 @@ export CONTAINERS_CONF="${CONTAINERS_CONF:-$PWD/molecule/containers.conf}"
 
 bash scripts/build-image.sh "$release"
 podman rm --force --ignore "$name" >/dev/null
-podman run --detach --name "$name" --systemd=always "$image" /sbin/init >/dev/null
+podman run --detach --name "$name" --hostname "$name" --systemd=always "$image" /sbin/init >/dev/null
 junit="${JUNIT_XML:-}"
 finish() {
     [ -z "$junit" ] || podman cp "$name:/srv/junit.xml" "$junit" 2>/dev/null || true
