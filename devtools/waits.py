@@ -88,6 +88,24 @@ def changed_tasks(output: str) -> list[str]:
     return found
 
 
+def module_calls(output: str) -> list[str]:
+    """The "task: module" of each module an ansible-playbook run at -vvv ran on a host, in
+    the order of the run: one entry a call (each item of a loop, and each module an action
+    runs, such as the stat and copy of a template). A task skipped, or one the controller
+    answers alone (set_fact, assert, include), calls none."""
+    calls: list[str] = []
+    task = ""
+    for line in COLOURS.sub("", output).splitlines():
+        heading = re.match(r"(?:TASK|RUNNING HANDLER) \[(.*)\]", line)
+        if heading:
+            task = heading.group(1)
+            continue
+        used = re.match(r"Using module file \S*/([^/\s]+)\.py$", line.strip())
+        if used:
+            calls.append(f"{task}: {used.group(1)}")
+    return calls
+
+
 def printed(result: subprocess.CompletedProcess, chars: int = 3000) -> str:
     """The end of what a command printed, both streams, for an assertion's message: Molecule's
     settings send a failed task's result to stderr, which stdout alone would leave out. A

@@ -9,7 +9,7 @@ import sys
 from devtools import lanes
 from devtools.paths import BIN
 from devtools.site import recaps
-from devtools.waits import changed_tasks, printed
+from devtools.waits import changed_tasks, module_calls, printed
 
 PLAY = """
 - hosts: localhost
@@ -52,6 +52,34 @@ def test_a_runs_changed_tasks_are_named_once_each_with_their_host_in_the_failure
     assert changed_tasks(result.stdout) == expected
     assert recaps(result)["localhost"]["changed"] == len(expected)
     assert printed(result).startswith("".join(f"changed: {task}\n" for task in expected))
+
+
+def test_a_runs_module_calls_are_counted_one_per_call_skipped_and_controller_tasks_none(
+    tmp_path,
+):
+    playbook = tmp_path / "play.yml"
+    more = """    - name: Skipped
+      ansible.builtin.command: "true"
+      when: false
+    - name: On the controller
+      ansible.builtin.set_fact:
+        answer: 42
+  handlers:"""
+    playbook.write_text(PLAY.replace("  handlers:", more))
+    env = dict(os.environ, ANSIBLE_FORCE_COLOR="1", ANSIBLE_NOCOLOR="0")
+    result = subprocess.run(
+        [str(BIN / "ansible-playbook"), "-vvv", "-i", "localhost,", "-c", "local", str(playbook),
+         "-e", f"ansible_python_interpreter={os.path.abspath(sys.executable)}"],
+        capture_output=True, text=True, env=env, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert module_calls(result.stdout) == [
+        "Reads only: command",
+        "Changes twice in a loop: command",
+        "Changes twice in a loop: command",
+        "Changes through a delegation: command",
+        "Told: command",
+    ]
 
 
 def test_each_parts_containers_cpu_is_read_from_either_cgroup_layout_and_summed_by_name(
