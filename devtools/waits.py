@@ -12,7 +12,7 @@ import re
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -71,17 +71,24 @@ def run_bounded(
         ) from None
 
 
-def changed_tasks(output: str) -> list[str]:
-    """The "host: task" of each task or handler an ansible-playbook run reports changed, in
-    the order of the run, each once: what an idempotence check that fails names, since the
-    end of a long run's output rarely still shows the task."""
-    found: list[str] = []
+def lines_by_task(output: str) -> Iterator[tuple[str, str]]:
+    """Each line of an ansible-playbook run's output, colours stripped, with the task or
+    handler it was printed under (empty before the first)."""
     task = ""
     for line in COLOURS.sub("", output).splitlines():
         heading = re.match(r"(?:TASK|RUNNING HANDLER) \[(.*)\]", line)
         if heading:
             task = heading.group(1)
-            continue
+        else:
+            yield task, line
+
+
+def changed_tasks(output: str) -> list[str]:
+    """The "host: task" of each task or handler an ansible-playbook run reports changed, in
+    the order of the run, each once: what an idempotence check that fails names, since the
+    end of a long run's output rarely still shows the task."""
+    found: list[str] = []
+    for task, line in lines_by_task(output):
         changed = re.match(r"changed: \[([^\]\s]+)", line)
         if changed and f"{changed.group(1)}: {task}" not in found:
             found.append(f"{changed.group(1)}: {task}")
@@ -94,12 +101,7 @@ def module_calls(output: str) -> list[str]:
     runs, such as the stat and copy of a template). A task skipped, or one the controller
     answers alone (set_fact, assert, include), calls none."""
     calls: list[str] = []
-    task = ""
-    for line in COLOURS.sub("", output).splitlines():
-        heading = re.match(r"(?:TASK|RUNNING HANDLER) \[(.*)\]", line)
-        if heading:
-            task = heading.group(1)
-            continue
+    for task, line in lines_by_task(output):
         used = re.match(r"Using module file \S*/([^/\s]+)\.py$", line.strip())
         if used:
             calls.append(f"{task}: {used.group(1)}")
