@@ -16,6 +16,8 @@ description:
     C(login_dependents) and C(replaced_logins) (which roles log in with a password, and
     whose password in place is not the inventory's), C(fingerprint_dependents) and
     C(replaced_fingerprints) (the same for secrets a host's file holds, by fingerprint),
+    C(role_in_place) (whether a role is in place with a password and attributes, from its
+    C(pg_authid) row),
     C(certificate_problem) (why a text is not PEM certificates alone), C(key_problem) (why
     a CA key cannot sign for its certificate) and C(pem_bundle) (certificates as one CA
     file's content).
@@ -54,6 +56,7 @@ from ansible_collections.backend_db.postgresql.plugins.module_utils.secrets impo
     pem_bundle,
     replaced_fingerprints,
     replaced_logins,
+    role_in_place,
     scram_verifier_for,
 )
 
@@ -76,4 +79,5 @@ class FilterModule:
             "replaced_logins": lambda pairs, verifiers, rotate: replaced_logins(
                 list(pairs), verifiers, rotate
             ),
+            "role_in_place": role_in_place,
         }

@@ -176,6 +176,40 @@ def replaced_logins(pairs: list, verifiers: dict, rotate: list) -> list:
     ]
 
 
+# The attributes a role in place is compared on, by their name in CREATE ROLE and the
+# pg_authid column that holds them.
+ROLE_ATTRIBUTES = {
+    "LOGIN": "rolcanlogin",
+    "SUPERUSER": "rolsuper",
+    "CREATEDB": "rolcreatedb",
+    "CREATEROLE": "rolcreaterole",
+    "REPLICATION": "rolreplication",
+    "BYPASSRLS": "rolbypassrls",
+    "INHERIT": "rolinherit",
+}
+
+
+def role_in_place(
+    rows: list, name: str, password: str, flags: str, connection_limit: int | None = None
+) -> bool:
+    """Whether the role is in place as a task would leave it, so that the task need not run.
+
+    `rows` are pg_authid rows (rolname, rolpassword and the attribute columns); `flags`
+    the role's attributes as postgresql_user's role_attr_flags writes them (LOGIN,NOINHERIT);
+    a connection limit of None is not compared. The password must match the verifier in
+    place, which a changed, rotated or missing password does not.
+    """
+    row = next((row for row in rows if row.get("rolname") == name), None)
+    if row is None or not scram_matches(str(password), row.get("rolpassword")):
+        return False
+    for flag in filter(None, (part.strip().upper() for part in flags.split(","))):
+        wanted = not flag.startswith("NO") or flag[2:] not in ROLE_ATTRIBUTES
+        column = ROLE_ATTRIBUTES.get(flag if wanted else flag[2:])
+        if column is None or column not in row or bool(row[column]) != wanted:
+            return False
+    return connection_limit is None or row.get("rolconnlimit") == int(connection_limit)
+
+
 def certificate_problem(text: object) -> str:
     """Why a text is not one or more PEM certificates and nothing else ('' when it is)."""
     if not isinstance(text, str) or "-----BEGIN CERTIFICATE-----" not in text:

@@ -11,7 +11,7 @@ import psycopg2
 import pytest
 
 from devtools.site import VERSION
-from devtools.waits import printed
+from devtools.waits import changed_tasks, printed
 
 
 def test_runtime_role_reads_and_writes_application_tables(site):
@@ -46,6 +46,35 @@ def test_runtime_role_cannot_change_the_schema_or_the_cluster(site, statement, r
             cursor.execute(statement)
     finally:
         connection.close()
+
+
+ATTRIBUTES = (
+    "SELECT rolname, rolcanlogin, rolcreatedb, rolcreaterole, rolinherit, rolconnlimit"
+    " FROM pg_roles WHERE rolname IN ('backend_owner', 'backend_app', 'backend_monitor')"
+    " ORDER BY rolname"
+)
+OWNER = "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'backend'"
+
+
+def test_roles_and_the_database_changed_behind_the_sites_back_are_set_back_by_a_run(site):
+    # A re-run reads the roles and the database once and sends nothing for what it finds
+    # as its tasks would leave it: what someone changed by hand must still be found.
+    before = site.superuser_rows(ATTRIBUTES), site.superuser_value(OWNER)
+    connection = psycopg2.connect(host="/var/run/postgresql", port=site.port, user="postgres")
+    connection.autocommit = True
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER ROLE backend_app CREATEDB INHERIT CONNECTION LIMIT 3")
+        cursor.execute("ALTER ROLE backend_monitor CREATEROLE")
+        cursor.execute("ALTER ROLE backend_owner NOLOGIN")
+        cursor.execute("ALTER DATABASE backend OWNER TO postgres")
+    connection.close()
+    result = site.play()
+    assert result.returncode == 0, printed(result)
+    changed = changed_tasks(result.stdout)
+    for task in ("The owner role exists", "The runtime role exists", "The monitoring role exists",
+                 "The application database exists"):  # fmt: skip
+        assert any(task in name for name in changed), changed
+    assert (site.superuser_rows(ATTRIBUTES), site.superuser_value(OWNER)) == before
 
 
 def test_runtime_role_cannot_connect_to_another_database(site):

@@ -27,10 +27,10 @@ def test_first_run_provisions_and_second_run_changes_nothing(site):
 # What a re-run that changes nothing costs the host and the controller: each module call
 # 0.3-0.5 s here, each task the controller evaluates 0.02-0.3 s, a skipped one too. Held
 # at what this round left, so that a change that adds a call or a task to every re-run
-# shows here, named (and goes into docs/performance.md): 11 calls and 107 tasks on a
-# machine not booted with systemd (a command reads the cluster's state), 10 and 109 under
+# shows here, named (and goes into docs/performance.md): 7 calls and 107 tasks on a
+# machine not booted with systemd (a command reads the cluster's state), 6 and 109 under
 # systemd (the backup timers' tasks), the other release's container. Before: 12 and 158.
-RE_RUN_MODULE_CALLS = 11
+RE_RUN_MODULE_CALLS = 7
 RE_RUN_TASKS = 109
 
 

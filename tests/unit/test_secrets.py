@@ -27,6 +27,7 @@ from ansible_collections.backend_db.postgresql.plugins.module_utils.secrets impo
     pem_bundle,
     replaced_fingerprints,
     replaced_logins,
+    role_in_place,
     scram_matches,
     scram_verifier,
     scram_verifier_for,
@@ -114,6 +115,34 @@ def test_the_logins_in_use_and_those_whose_password_would_be_replaced():
     pairs = list(zip(logins, ["owner password 123", "app pw 2", "anything"], strict=True))
     assert replaced_logins(pairs, verifiers, []) == [logins[1]]
     assert replaced_logins(pairs, verifiers, ["app"]) == []
+
+
+APP_ROW = {
+    "rolname": "backend_app", "rolpassword": scram_verifier(PASSWORD), "rolcanlogin": True,
+    "rolsuper": False, "rolcreatedb": False, "rolcreaterole": False, "rolreplication": False,
+    "rolbypassrls": False, "rolinherit": False, "rolconnlimit": 40,
+}  # fmt: skip
+APP_FLAGS = "LOGIN,NOSUPERUSER,NOCREATEDB,NOCREATEROLE,NOREPLICATION,NOBYPASSRLS,NOINHERIT"
+
+
+def test_a_role_is_in_place_only_with_its_password_every_attribute_and_its_connection_limit():
+    assert role_in_place([APP_ROW], "backend_app", PASSWORD, APP_FLAGS, 40)
+    # The connection limit is compared only when given.
+    assert role_in_place([APP_ROW], "backend_app", PASSWORD, APP_FLAGS)
+    assert not role_in_place([APP_ROW], "backend_app", PASSWORD, APP_FLAGS, 50)
+    # Another password (changed in the inventory, or named for rotation), or none found.
+    assert not role_in_place([APP_ROW], "backend_app", "another password 1", APP_FLAGS, 40)
+    assert not role_in_place([APP_ROW | {"rolpassword": None}], "backend_app", PASSWORD, APP_FLAGS)
+    assert not role_in_place([], "backend_app", PASSWORD, APP_FLAGS)
+    assert not role_in_place([APP_ROW], "backend_owner", PASSWORD, APP_FLAGS)
+    # Each attribute, either way, and a flag the comparison does not know.
+    for column in ("rolcanlogin", "rolsuper", "rolcreatedb", "rolcreaterole", "rolreplication",
+                   "rolbypassrls", "rolinherit"):  # fmt: skip
+        changed = APP_ROW | {column: not APP_ROW[column]}
+        assert not role_in_place([changed], "backend_app", PASSWORD, APP_FLAGS, 40), column
+    assert not role_in_place([APP_ROW], "backend_app", PASSWORD, APP_FLAGS + ",NOFLY")
+    # Not named, not compared: the owner role's flags leave inheritance alone.
+    assert role_in_place([APP_ROW], "backend_app", PASSWORD, APP_FLAGS.removesuffix(",NOINHERIT"))
 
 
 def make_ca(tmp_path, name: str) -> tuple[str, str]:
