@@ -1,7 +1,8 @@
 """The Patroni cluster on Debian 12 (PostgreSQL 15, Patroni 3, etcd 3.4): the release the
-`ha` scenario's drills do not run on. Its shape after two converges, the schema on every
+`ha` scenario's drills do not run on. Its shape after its converge, the schema on every
 member, a switchover that the old leader follows as a streaming replica, the rotation of
-every cluster password, and a check of a dynamic setting that needs a restart."""
+every cluster password (then a converge that changes nothing: the scenario's idempotence
+check), and a check of a dynamic setting that needs a restart."""
 
 from __future__ import annotations
 
