@@ -30,3 +30,23 @@ def dcs_patch(current: object, desired: dict) -> dict:
         elif key not in have or _normal(have[key]) != _normal(want):
             patch[key] = want
     return patch
+
+
+def switchover_candidate(members: object, leader: str, synchronous: bool) -> str:
+    """The member `leader` hands its role to, from `patronictl list --format json`: in
+    synchronous mode only the synchronous standby, which Patroni alone accepts (412
+    otherwise); without it the synchronous one first, then any replica. Each must run or
+    stream. Empty when none does: a standby that has just restarted is missing from the
+    listing, or not yet named synchronous again, for a few of Patroni's cycles."""
+    listed = members if isinstance(members, list) else []
+    ready = [
+        m
+        for m in listed
+        if isinstance(m, dict)
+        and m.get("Member") != leader
+        and m.get("State") in ("running", "streaming")
+    ]
+    chosen = [m for m in ready if m.get("Role") == "Sync Standby"]
+    if not synchronous:
+        chosen += [m for m in ready if m.get("Role") == "Replica"]
+    return str(chosen[0]["Member"]) if chosen else ""
