@@ -18,6 +18,7 @@ from ansible_collections.backend_db.postgresql.plugins.module_utils.alembic_migr
     DEFAULT_LOCK_ATTEMPTS,
     MigrationError,
 )
+from devtools import waits
 from devtools.paths import ROOT
 from tests.helpers import add_locale_revision, add_revision, head_revision, run
 
@@ -49,13 +50,7 @@ def start_runner(database, scripts) -> subprocess.Popen:
 
 
 def wait_for(condition, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    pytest.fail(f"gave up after {timeout} s waiting for {what}")
+    return waits.wait_for(condition, timeout, what, interval=0.1)
 
 
 def stalled_backend(database) -> int | None:
