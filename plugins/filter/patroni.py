@@ -41,10 +41,9 @@ _value:
 
 from ansible_collections.backend_db.postgresql.plugins.module_utils.patroni import (  # noqa: E402
     dcs_patch,
-    switchover_candidate,
 )
 
 
 class FilterModule:
     def filters(self):
-        return {"dcs_patch": dcs_patch, "switchover_candidate": switchover_candidate}
+        return {"dcs_patch": dcs_patch}
