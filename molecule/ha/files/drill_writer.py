@@ -4,8 +4,9 @@ Runs on the application host for a bounded time and count, reconnecting after ev
 failure, and records each acknowledged commit (its number and wall-clock time) and each
 failure, as JSON, for the verification to compare with what the new leader holds.
 It pauses 40 ms between inserts (about 20 commits a second): a pause of a second still
-shows as twenty commits missing, at about a third of the CPU the writer took from the
-machine the other tests share when it paused 10 ms (about 80 a second).
+shows as twenty commits missing, at a quarter of the commits it made when it paused
+10 ms (about 80 a second, which took about 15 % of a core from the machine the other
+tests share; its CPU at 40 ms was not measured).
 It stops early once OUTPUT.stop exists (a drill whose length the writer cannot know).
 Usage: drill_writer.py DSN SECONDS MAX_ROWS OUTPUT [FIRST_NUMBER]
 """
