@@ -872,9 +872,8 @@ def test_a_rolling_update_restarts_each_component_member_by_member_under_write_l
     planned = [task.split(": ")[0] for task in waits.changed_tasks(checked.stdout)
                if "Patroni and its server run the new versions" in task]  # fmt: skip
     assert sorted(planned) == sorted(joined()) and planned[-1] == old_leader, planned
-    assert f"{old_leader}: backend_db.postgresql.patroni : The leader switches over" in (
-        waits.changed_tasks(checked.stdout)
-    )
+    handover = "backend_db.postgresql.patroni : The leader hands its role to a replica first"
+    assert f"{old_leader}: {handover}" in waits.changed_tasks(checked.stdout)
     assert start_times() == started and leader() == old_leader
     # Nothing newer on offer in the containers' archives: every component restarts anyway.
     updated, drill = under_write_load(
