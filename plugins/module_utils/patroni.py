@@ -32,6 +32,10 @@ def dcs_patch(current: object, desired: dict) -> dict:
     return patch
 
 
+# A member in one of these states serves, and can take the leader's role.
+READY = ("running", "streaming")
+
+
 def switchover_candidate(members: object, leader: str, synchronous: bool) -> str:
     """The member `leader` hands its role to, from `patronictl list --format json`: in
     synchronous mode only the synchronous standby, which Patroni alone accepts (412
@@ -42,9 +46,7 @@ def switchover_candidate(members: object, leader: str, synchronous: bool) -> str
     ready = [
         m
         for m in listed
-        if isinstance(m, dict)
-        and m.get("Member") != leader
-        and m.get("State") in ("running", "streaming")
+        if isinstance(m, dict) and m.get("Member") != leader and m.get("State") in READY
     ]
     chosen = [m for m in ready if m.get("Role") == "Sync Standby"]
     if not synchronous:

@@ -98,10 +98,9 @@ import time  # noqa: E402
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
 from ansible_collections.backend_db.postgresql.plugins.module_utils.patroni import (  # noqa: E402
+    READY,
     switchover_candidate,
 )
-
-READY = ("running", "streaming")
 
 
 class Cluster:
