@@ -55,4 +55,9 @@ echo "setup: installing requirements.lock into .venv"
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-compile -r requirements.lock
 site_packages="$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
 .venv/bin/python -m compileall -q -j 0 -x '/ansible_collections/' "$site_packages"
-.venv/bin/python -m compileall -q -j 0 "$site_packages"/ansible_collections/{ansible/posix,ansible/utils,community/crypto,community/postgresql,containers/podman}
+# The collections' names, read from requirements.yml (lines "  - name: namespace.name").
+used=(containers/podman)
+while read -r _ key name; do
+    if [ "$key" = "name:" ]; then used+=("${name/.//}"); fi
+done < requirements.yml
+.venv/bin/python -m compileall -q -j 0 "${used[@]/#/$site_packages/ansible_collections/}"
