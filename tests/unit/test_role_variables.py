@@ -248,3 +248,23 @@ class TestTheBackupStanzaIsOneServersOrOneClusters:
             "backup_repo_host is backup1 here but not on db2: the members of the Patroni cluster"
             " pg share one stanza, so give them one value"
         ]
+
+
+def test_the_lookup_gives_every_variable_of_a_role_with_this_runs_value(lookup):
+    """Through Ansible's plugin loader, as the roles' validation calls it: one mapping of
+    every option of the role's argument specs to its value, templated; undefined ones ''."""
+    from ansible.template import trust_as_template
+
+    # An inventory's value is a trusted template (Ansible renders no other).
+    variables = {"backup_stanza": trust_as_template("{{ name }}"), "name": "payments"}
+    [found] = lookup("role_variables", variables).run([str(ROOT / "roles" / "backup")], variables)
+    assert list(found) == option_names(str(ROOT / "roles" / "backup"))
+    assert found["backup_stanza"] == "payments"
+    assert found["backup_repo_cipher_pass"] == ""
+
+
+def test_a_role_whose_argument_specs_cannot_be_read_is_named(tmp_path):
+    from ansible.errors import AnsibleError
+
+    with pytest.raises(AnsibleError, match=r"argument specs .* cannot be read"):
+        option_names(str(tmp_path))

@@ -292,3 +292,35 @@ def test_hosts_making_the_same_secrets_at_once_all_get_the_one_kept(tmp_path):
     kept = [(tmp_path / f"s{number}").read_text().strip() for number in range(300)]
     assert all(values == kept for values in made)
     assert not [path.name for path in tmp_path.iterdir() if not path.name.startswith("s")]
+
+
+def test_the_lookup_keeps_a_new_secret_once_and_reads_it_back_on_every_later_run(tmp_path, lookup):
+    """Through Ansible's plugin loader, as a run calls it: a host whose facts say nothing
+    depends on the secret yet gets one kept in the file (its directory private); the next
+    run reads that one; a check makes none; a host not yet read gets one kept nowhere."""
+    path = tmp_path / "secrets" / "backup_repo_cipher_pass"
+    known = {"backend_db_secrets_in_use": {"backup_repo_cipher_pass": ""}}
+    checked = lookup("secret", {**known, "ansible_check_mode": True})
+    assert len(checked.run(["backup_repo_cipher_pass"], {**known, "ansible_check_mode": True},
+                           file=str(path), length=24)[0]) == 24  # fmt: skip
+    assert not path.exists()
+    [made] = lookup("secret", known).run(["backup_repo_cipher_pass"], known, file=str(path))
+    assert len(made) == 32 and path.read_text() == made + "\n"
+    assert (path.parent.stat().st_mode & 0o777) == 0o700
+    assert lookup("secret", known).run(["backup_repo_cipher_pass"], known, file=str(path)) == [made]
+    other = tmp_path / "unknown"
+    assert lookup("secret", {}).run(["x"], {}, file=str(other))[0] != made
+    assert not other.exists()
+
+
+def test_a_secret_shorter_than_20_characters_is_refused(tmp_path, lookup):
+    with pytest.raises(AnsibleError, match="length must be 20 or more"):
+        lookup("secret", {}).run(["x"], {}, file=str(tmp_path / "x"), length=12)
+
+
+def test_a_secrets_file_the_controller_cannot_read_is_named_with_what_to_do(tmp_path):
+    unreadable = tmp_path / "backend_owner"
+    unreadable.mkdir()
+    with pytest.raises(AnsibleError, match=r"cannot be read .*: make it readable") as raised:
+        resolve("app_database_owner_password", str(unreadable), 32, {}, False)
+    assert str(unreadable) in str(raised.value)
