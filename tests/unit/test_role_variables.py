@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import pytest
 import yaml
+from ansible.errors import AnsibleError
+from ansible.template import trust_as_template
 
 from ansible_collections.backend_db.postgresql.plugins.filter.validation import variable_errors
 from ansible_collections.backend_db.postgresql.plugins.lookup.role_variables import option_names
@@ -253,8 +255,6 @@ class TestTheBackupStanzaIsOneServersOrOneClusters:
 def test_the_lookup_gives_every_variable_of_a_role_with_this_runs_value(lookup):
     """Through Ansible's plugin loader, as the roles' validation calls it: one mapping of
     every option of the role's argument specs to its value, templated; undefined ones ''."""
-    from ansible.template import trust_as_template
-
     # An inventory's value is a trusted template (Ansible renders no other).
     variables = {"backup_stanza": trust_as_template("{{ name }}"), "name": "payments"}
     [found] = lookup("role_variables", variables).run([str(ROOT / "roles" / "backup")], variables)
@@ -264,7 +264,5 @@ def test_the_lookup_gives_every_variable_of_a_role_with_this_runs_value(lookup):
 
 
 def test_a_role_whose_argument_specs_cannot_be_read_is_named(tmp_path):
-    from ansible.errors import AnsibleError
-
     with pytest.raises(AnsibleError, match=r"argument specs .* cannot be read"):
         option_names(str(tmp_path))
