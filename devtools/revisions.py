@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from alembic.config import Config
@@ -24,3 +25,26 @@ def head_revision(location: Path = MIGRATIONS) -> str:
 def lineage(location: Path = MIGRATIONS) -> list[str]:
     """Every revision of the scripts in the order an upgrade from base applies them."""
     return [script.revision for script in reversed(list(scripts(location).walk_revisions()))]
+
+
+# One revision more than the repository's head, which the upgrade scenario and the `ha`
+# drills apply to a database already at head: its template is filled in here.
+NEWER_REVISION = "0a1b2c3d4e5f"
+NEWER_TEMPLATE = MIGRATIONS.parent / "molecule" / "upgrade" / "files" / "add_users_locale.py.j2"
+
+
+def write_newer_copy(destination: Path) -> str:
+    """A copy of the models and migrations in `destination` with NEWER_REVISION on top of
+    the head; returns that revision."""
+    for name in ("models", "migrations"):
+        shutil.copytree(
+            MIGRATIONS.parent / name, destination / name, dirs_exist_ok=True,
+            ignore=shutil.ignore_patterns("__pycache__"),
+        )  # fmt: skip
+    script = destination / "migrations" / "versions" / f"{NEWER_REVISION}_add_users_locale.py"
+    script.write_text(
+        NEWER_TEMPLATE.read_text()
+        .replace("{{ upgrade_new_revision }}", NEWER_REVISION)
+        .replace("{{ upgrade_old_head }}", head_revision())
+    )
+    return NEWER_REVISION

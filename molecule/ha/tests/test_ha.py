@@ -18,7 +18,6 @@ import functools
 import itertools
 import json
 import os
-import shutil
 import subprocess
 import time
 from datetime import UTC, datetime
@@ -30,7 +29,6 @@ import yaml
 
 from devtools import waits
 from devtools.container import install_pgpass, molecule_playbook, secret
-from devtools.paths import ROOT
 from devtools.patroni import (
     PATRONICTL,
     edit_config,
@@ -43,6 +41,7 @@ from devtools.patroni import (
     streaming_from_leader,
     switch_over,
 )
+from devtools.revisions import write_newer_copy
 from devtools.site import recaps
 from devtools.waits import printed, said
 from tests.helpers import head_revision
@@ -1085,15 +1084,7 @@ def test_a_new_revision_after_the_drills_applies_once_on_the_leader_and_reaches_
     tmp_path,
 ):
     newer = tmp_path / "newer"
-    for name in ("models", "migrations"):
-        shutil.copytree(ROOT / name, newer / name, ignore=shutil.ignore_patterns("__pycache__"))
-    template = ROOT / "molecule" / "upgrade" / "files" / "add_users_locale.py.j2"
-    revision = "0a1b2c3d4e5f"
-    (newer / "migrations" / "versions" / f"{revision}_add_users_locale.py").write_text(
-        template.read_text()
-        .replace("{{ upgrade_new_revision }}", revision)
-        .replace("{{ upgrade_old_head }}", head_revision())
-    )
+    revision = write_newer_copy(newer)
     taken_before = len(stanza()["backup"])
     # With a backup first: the leader has it taken on the repository host, which runs
     # pgBackRest with its own Python, not the migrations' virtualenv.

@@ -12,8 +12,7 @@ import subprocess
 import pytest
 
 from devtools.container import MAJOR_BY_RELEASE, molecule_playbook, psql_query
-
-NEW_REVISION = "0a1b2c3d4e5f"
+from devtools.revisions import NEWER_REVISION
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +28,7 @@ def query(host):
 
 @pytest.fixture(scope="session")
 def new_revision() -> str:
-    return NEW_REVISION
+    return NEWER_REVISION
 
 
 @pytest.fixture(scope="session")
