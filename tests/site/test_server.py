@@ -10,7 +10,7 @@ import psycopg2
 import pytest
 
 from devtools.site import VERSION
-from devtools.waits import said
+from devtools.waits import printed, said, wait_for
 from tests.helpers import host_memory_mb, memory_settings_mb, recap
 
 
@@ -28,6 +28,40 @@ def test_a_changed_preload_library_list_restarts_the_server_once_and_takes_effec
         restored = site.play(playbook="playbooks/server.yml")
     assert restored.returncode == 0, restored.stdout[-3000:]
     assert site.superuser_value("SHOW shared_preload_libraries") == "pg_stat_statements"
+
+
+def test_a_restart_a_stopped_run_left_waiting_is_done_by_the_next_run(site, tmp_path):
+    """A run that wrote a restart-only setting and reloaded, then stopped before the restart
+    (a failed task, a lost host): the next run finds the drop-in as the inventory wants it,
+    so nothing notifies the handlers. Before, it reported no change and the old value stayed
+    in force; now the server is asked what waits for a restart before anything is written."""
+    dropin = Path(f"/etc/postgresql/{VERSION}/{site.cluster}/conf.d/50-backend-db.conf")
+    written = dropin.read_text()
+    assert written.endswith("\n") and "max_locks_per_transaction" not in written
+    left = written + "max_locks_per_transaction = 128\n"  # the line the template writes
+    started = site.superuser_value("SELECT pg_postmaster_start_time()")
+    try:
+        # What the stopped run left: its drop-in, read by its reload, and no restart.
+        dropin.write_text(left)
+        site.superuser_value("SELECT pg_reload_conf()")
+        wait_for(
+            lambda: site.superuser_value(
+                "SELECT pending_restart FROM pg_settings WHERE name = 'max_locks_per_transaction'"
+            ),
+            30, "the reloaded server to say max_locks_per_transaction waits for a restart",
+        )  # fmt: skip
+        resumed = site.play_with(
+            tmp_path, "server", {"postgresql_settings": {"max_locks_per_transaction": 128}}
+        )
+        assert resumed.returncode == 0, printed(resumed)
+        assert dropin.read_text() == left, "the run wrote the drop-in: it had to find it as it was"
+        assert site.superuser_value("SHOW max_locks_per_transaction") == "128", printed(resumed)
+        assert site.superuser_value("SELECT pg_postmaster_start_time()") > started
+        assert site.superuser_value("SELECT count(*) FROM pg_settings WHERE pending_restart") == 0
+    finally:
+        restored = site.play(playbook="playbooks/server.yml")
+    assert restored.returncode == 0, printed(restored)
+    assert site.superuser_value("SHOW max_locks_per_transaction") == "64"
 
 
 def test_a_check_of_a_changed_setting_shows_the_difference_and_changes_nothing(site):
