@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import yaml
 from ansible.playbook.task import Task
 
@@ -88,3 +90,26 @@ def test_every_module_is_called_by_its_full_collection_name():
         assert len(modules) == 1, (path, task.get("name"), modules)
         (module,) = modules
         assert module.count(".") >= 2, (path, module)
+
+
+# A role's own variables: `__<role>_...`, its private names (vars/main.yml, set_fact).
+ROLES = sorted(path.name for path in (ROOT / "roles").iterdir() if path.is_dir())
+PRIVATE = re.compile(r"\b__(" + "|".join(sorted(ROLES, key=len, reverse=True)) + r")_\w+")
+
+
+def test_no_role_or_playbook_reads_another_roles_private_variables():
+    """The roles' contract: what one role needs of another it reads from what that role
+    publishes (postgresql_server, backup_snapshot, patroni_snapshot: each README's "What
+    the role publishes"), never from its `__` variables, which it may rename at will."""
+    shipped = [*ROOT.glob("roles/**/*"), *ROOT.glob("playbooks/**/*"), ROOT / "site.yml"]
+    found = []
+    for path in sorted(path for path in shipped if path.is_file()):
+        relative = path.relative_to(ROOT)
+        owner = relative.parts[1] if relative.parts[0] == "roles" else None
+        for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+            found += [
+                f"{relative}:{number}: {match.group(0)}"
+                for match in PRIVATE.finditer(line)
+                if match.group(1) != owner
+            ]
+    assert not found, "\n".join(found)
