@@ -113,3 +113,31 @@ def test_no_role_or_playbook_reads_another_roles_private_variables():
                 if match.group(1) != owner
             ]
     assert not found, "\n".join(found)
+
+
+def entry_points_called() -> set[tuple[str, str]]:
+    """(role, entry point) of every include_role or import_role with tasks_from in the roles
+    and playbooks."""
+    called = set()
+    for path in [*ROOT.glob("roles/*/tasks/*.yml"), *ROOT.glob("playbooks/*.yml")]:
+        for play_or_task in yaml.safe_load(path.read_text()) or []:
+            for node in tasks(play_or_task.get("pre_tasks", []) + play_or_task.get("tasks", [])
+                              + play_or_task.get("post_tasks", []) + [play_or_task]):  # fmt: skip
+                for key in ("ansible.builtin.include_role", "ansible.builtin.import_role"):
+                    action = node.get(key)
+                    if isinstance(action, dict) and "tasks_from" in action:
+                        called.add((action["name"].split(".")[-1], action["tasks_from"]))
+    return called
+
+
+def test_every_entry_point_called_with_tasks_from_has_an_argument_spec():
+    """`ansible-doc -t role` lists each, and Ansible checks the variables it documents when
+    it is included."""
+    called = entry_points_called()
+    assert ("backup", "backup_now") in called and ("patroni", "leader") in called
+    missing = []
+    for role, entry_point in sorted(called):
+        specs = yaml.safe_load((ROOT / "roles" / role / "meta/argument_specs.yml").read_text())
+        if entry_point not in specs["argument_specs"]:
+            missing.append(f"{role}: {entry_point}")
+    assert not missing, missing
