@@ -295,7 +295,14 @@ def haproxy_errors(variables: dict, context: dict) -> list[str]:
     if str(v.get(ports[0])) == str(v.get(ports[1])):
         errors.append("haproxy_primary_port and haproxy_replica_port must differ")
     errors += counts_errors(
-        v, ("haproxy_check_interval_ms", "haproxy_check_fall", "haproxy_check_rise")
+        v,
+        (
+            "haproxy_check_interval_ms",
+            "haproxy_check_down_interval_ms",
+            "haproxy_check_fast_interval_ms",
+            "haproxy_check_fall",
+            "haproxy_check_rise",
+        ),
     )
     errors += path_errors("haproxy_ca_cert_path", v.get("haproxy_ca_cert_path"))
     return errors + certificate_errors("haproxy_ca_certificate", v.get("haproxy_ca_certificate"))
