@@ -9,7 +9,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export CONTAINERS_CONF := $(CURDIR)/molecule/containers.conf
 STAMP := $(VENV)/.setup-done
 
-.PHONY: setup site check test lint sanity pytest coverage pytest-other-release molecule image bench revision lock clean
+.PHONY: setup site check test lint sanity pytest coverage pytest-other-release molecule image bench revision docs lock clean
 
 ## setup: Debian packages and .venv, only when requirements.lock or the setup script changed
 setup: $(STAMP)
@@ -96,6 +96,10 @@ bench: setup image
 ## revision: autogenerate a new migration, e.g. make revision MESSAGE="add users.locale"
 revision: setup
 	python scripts/new_revision.py "$(MESSAGE)"
+
+## docs: each role README's table of variables, written from its argument_specs and defaults
+docs: setup
+	python -m devtools.role_docs
 
 ## lock: re-resolve requirements.in into requirements.lock
 lock:

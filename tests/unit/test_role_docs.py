@@ -1,25 +1,21 @@
-"""Each role's variables are stated alike in its defaults, its argument_specs and its README.
+"""Each role's variables are stated once by hand, and its README's table follows.
 
-defaults/main.yml gives the value a run uses, meta/argument_specs.yml what Ansible checks
-and `ansible-doc -t role` shows, and the README's table what a reader sees first. The
-value is written in each, so this test holds them equal: the same variables everywhere,
-and the same default wherever it is a plain value (a templated default is described in
-words instead, which no test can compare).
+defaults/main.yml gives the value a run uses; meta/argument_specs.yml what Ansible checks
+and `ansible-doc -t role` shows (type, meaning, and the default again, which Ansible
+documents but does not apply); the README's table is written from those two by `make docs`
+(devtools/role_docs.py). These tests hold the declarations to the defaults and the README
+to what `make docs` writes.
 """
 
 from __future__ import annotations
 
-import re
-
 import pytest
 import yaml
 
+from devtools import role_docs
 from devtools.paths import ROOT
 
-ROLES = sorted(path.parent.parent.name for path in ROOT.glob("roles/*/meta/argument_specs.yml"))
-# A row of a README's table of variables: the names in the first cell, the default in the
-# second. A row may name several variables ("`a` / `b`" or "`a`, `b`") with a default each.
-ROW = re.compile(r"^\| (`[a-z0-9_]+`(?:(?: / |, )`[a-z0-9_]+`)*) \| (.*?) \| .* \|$", re.M)
+ROLES = role_docs.roles()
 
 
 def defaults(role: str) -> dict:
@@ -29,21 +25,6 @@ def defaults(role: str) -> dict:
 def options(role: str) -> dict:
     specs = yaml.safe_load((ROOT / "roles" / role / "meta/argument_specs.yml").read_text())
     return specs["argument_specs"]["main"]["options"]
-
-
-def readme_rows(role: str) -> dict[str, str | None]:
-    """Each variable the README's table names, with its default as written (None: in words)."""
-    rows: dict[str, str | None] = {}
-    for names, default in ROW.findall((ROOT / "roles" / role / "README.md").read_text()):
-        names = re.findall(r"`([^`]*)`", names)
-        plain = re.fullmatch(r"`[^`]*`(?:(?: / |, )`[^`]*`)*", default) is not None
-        values = re.findall(r"`([^`]*)`", default) if plain else []
-        if len(values) == 1:
-            values = values * len(names)
-        for index, name in enumerate(names):
-            assert name not in rows, f"roles/{role}/README.md names {name} twice"
-            rows[name] = values[index] if len(values) == len(names) else None
-    return rows
 
 
 def plain(value: object) -> bool:
@@ -56,29 +37,57 @@ def test_every_default_is_a_declared_option(role):
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_the_readme_lists_every_option_and_nothing_else(role):
-    documented = readme_rows(role)
-    assert set(options(role)) - set(documented) == set(), "missing from the README's table"
-    assert set(documented) - set(options(role)) == set(), "not an option of the role"
-
-
-@pytest.mark.parametrize("role", ROLES)
-def test_a_plain_default_is_the_same_in_all_three(role):
-    declared, documented = options(role), readme_rows(role)
+def test_a_plain_default_is_declared_with_the_same_value(role):
+    declared = options(role)
     compared = 0
     for name, value in defaults(role).items():
         if not plain(value):
             continue
         compared += 1
         assert declared[name].get("default") == value, f"{name}: argument_specs says otherwise"
-        assert documented[name] is not None, f"{name}: the README gives {value!r} in words"
-        written = yaml.safe_load(documented[name] or '""')
-        assert written == value, f"{name}: the README says {written!r}"
     assert compared > 0
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_an_option_without_a_default_is_required_or_described(role):
+def test_every_option_means_something_and_a_computed_one_says_how(role):
     for name, spec in options(role).items():
-        if name not in defaults(role):
-            assert spec.get("required") or spec.get("description"), name
+        assert role_docs.meaning(spec), f"{name} has no description"
+        cell = role_docs.default_cell(spec, defaults(role), name)
+        if cell.startswith("computed"):
+            assert any(word in role_docs.meaning(spec).lower() for word in ("unset", "default")), (
+                f"{name}: its description must say what it is when unset"
+            )
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_the_readme_table_is_written_from_the_declarations(role):
+    now, wanted = role_docs.written(role)
+    assert now == wanted, f"roles/{role}/README.md: run `make docs`"
+
+
+def test_a_table_edited_by_hand_is_found_and_written_back(tmp_path, monkeypatch):
+    role = tmp_path / "roles" / "demo"
+    (role / "meta").mkdir(parents=True)
+    (role / "defaults").mkdir()
+    (role / "meta/argument_specs.yml").write_text(
+        "argument_specs:\n  main:\n    options:\n"
+        "      demo_port: {type: int, default: 5432, description: The port.}\n"
+        "      demo_name: {type: str, description: 'Unset, the host | its name.'}\n"
+        "      demo_secret: {type: str, required: true, description: A secret.}\n"
+    )
+    (role / "defaults/main.yml").write_text(
+        "demo_port: 5432\ndemo_name: '{{ inventory_hostname }}'\n"
+    )
+    readme = role / "README.md"
+    readme.write_text("# demo\n\n## Variables\n\n| Variable | Default | Meaning |\n|---|---|---|\n"
+                      "| `demo_port` | `5433` | Edited by hand. |\n\nMore text.\n")  # fmt: skip
+    monkeypatch.setattr(role_docs, "ROOT", tmp_path)
+    assert role_docs.main(["--check"]) == 1
+    assert "Edited by hand" in readme.read_text()
+    assert role_docs.main([]) == 0
+    assert role_docs.main(["--check"]) == 0
+    text = readme.read_text()
+    assert "| `demo_port` | `5432` | The port. |" in text
+    assert "| `demo_name` | computed (see its meaning) | Unset, the host \\| its name. |" in text
+    assert "| `demo_secret` | required | A secret. |" in text
+    assert text.endswith(f"{role_docs.END}\n\nMore text.\n")

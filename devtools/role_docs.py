@@ -1,0 +1,101 @@
+"""Each role README's table of variables, written from the role's own declarations.
+
+A variable is stated by hand in two files only: its value in defaults/main.yml and what it
+means (type, description) in meta/argument_specs.yml, which Ansible checks and
+`ansible-doc -t role` shows. The README's table is written from those two by `make docs`
+(`python -m devtools.role_docs`); `--check` says which README differs instead, and a unit
+test runs it, so a table edited by hand or left behind fails `make check`.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+
+import yaml
+
+from devtools.paths import ROOT
+
+BEGIN = (
+    "<!-- Written by `make docs` from meta/argument_specs.yml and defaults/main.yml:"
+    " edit those, not this table. -->"
+)
+END = "<!-- End of the written table. -->"
+# Where a README's table goes: between the markers, or (the first time) the table that
+# follows the heading "## Variables".
+WRITTEN = re.compile(re.escape(BEGIN) + r"\n.*?" + re.escape(END), re.S)
+BY_HAND = re.compile(r"(?<=## Variables\n\n)\| Variable \| Default \| Meaning \|\n(?:\|.*\n)+")
+
+
+def roles() -> list[str]:
+    return sorted(path.parent.parent.name for path in ROOT.glob("roles/*/meta/argument_specs.yml"))
+
+
+def flow(value: object) -> str:
+    """A value as YAML writes it on one line (what a user would put in the inventory)."""
+    if value == "":
+        return '""'
+    written = yaml.safe_dump(value, default_flow_style=True, width=10_000).strip()
+    return written.removesuffix("...").strip()
+
+
+def default_cell(spec: dict, defaults: dict, name: str) -> str:
+    """The default as a reader needs it: the value, or words where it is computed."""
+    if spec.get("required"):
+        return "required"
+    if name in defaults and "{{" not in str(defaults[name]):
+        return "`" + flow(defaults[name]) + "`"
+    declared = spec.get("default")
+    if isinstance(declared, str) and declared and "{{" not in declared:
+        return declared  # the declaration says in words what the template computes
+    return "computed (see its meaning)"
+
+
+def meaning(spec: dict) -> str:
+    description = spec.get("description", "")
+    if isinstance(description, list):
+        description = " ".join(description)
+    text = " ".join(description.split())
+    if spec.get("choices"):
+        text += " One of " + ", ".join(f"`{flow(choice)}`" for choice in spec["choices"]) + "."
+    return text.replace("|", "\\|")
+
+
+def table(role: str) -> str:
+    base = ROOT / "roles" / role
+    specs = yaml.safe_load((base / "meta/argument_specs.yml").read_text())
+    defaults = yaml.safe_load((base / "defaults/main.yml").read_text()) or {}
+    rows = [BEGIN, "| Variable | Default | Meaning |", "|---|---|---|"]
+    for name, spec in specs["argument_specs"]["main"]["options"].items():
+        rows.append(f"| `{name}` | {default_cell(spec, defaults, name)} | {meaning(spec)} |")
+    return "\n".join([*rows, END])
+
+
+def written(role: str) -> tuple[str, str]:
+    """The README as it is and as it should be."""
+    path = ROOT / "roles" / role / "README.md"
+    text = path.read_text()
+    if WRITTEN.search(text):
+        return text, WRITTEN.sub(lambda _: table(role), text, count=1)
+    if BY_HAND.search(text):
+        return text, BY_HAND.sub(lambda _: table(role) + "\n", text, count=1)
+    raise SystemExit(f"roles/{role}/README.md has no table of variables under '## Variables'")
+
+
+def main(argv: list[str]) -> int:
+    stale = []
+    for role in roles():
+        now, wanted = written(role)
+        if now == wanted:
+            continue
+        stale.append(f"roles/{role}/README.md")
+        if "--check" not in argv:
+            (ROOT / "roles" / role / "README.md").write_text(wanted)
+    if stale and "--check" in argv:
+        print(f"{', '.join(stale)}: the table of variables is not as `make docs` writes it; run it")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
