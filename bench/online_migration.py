@@ -49,11 +49,13 @@ sys.path[:0] = [str(ROOT), str(ROOT / "collections"), str(BENCH)]
 from hot_queries import fill, sizes_at  # noqa: E402
 
 from ansible_collections.backend_db.postgresql.plugins.module_utils.alembic_migration import (  # noqa: E402
-    DEFAULT_LOCK_TIMEOUTS,
-    MigrationError,
     MigrationRequest,
     migrate,
 )
+from ansible_collections.backend_db.postgresql.plugins.module_utils.migrate_options import (  # noqa: E402
+    DEFAULT_LOCK_ATTEMPTS,
+)
+from ansible_collections.backend_db.postgresql.plugins.module_utils.result import MigrationError  # noqa: E402
 from devtools.pgserver import TemporaryPostgres  # noqa: E402
 from devtools.revisions import head_revision  # noqa: E402
 from tests.helpers import add_revision  # noqa: E402
@@ -291,7 +293,7 @@ def measure(traffic: Traffic, owner, scripts, name, revisions, held: bool) -> di
     time.sleep(0.5)
     baseline = summary(traffic.window(started - 2.0, started))
     during = summary(traffic.window(started, ended))
-    allowed = baseline["max"] + DEFAULT_LOCK_TIMEOUTS[0] * 1000 + 100
+    allowed = baseline["max"] + DEFAULT_LOCK_ATTEMPTS[0] * 1000 + 100
     return {
         "change": name,
         "held": held,
@@ -389,7 +391,7 @@ def main() -> int:
                               f" {len(run['attempts'])} attempts, during {run['during']}",
                               flush=True)  # fmt: skip
                 # A change that cannot get its lock: the holder outlasts the schedule.
-                bound = sum(DEFAULT_LOCK_TIMEOUTS) + len(DEFAULT_LOCK_TIMEOUTS) - 1
+                bound = sum(DEFAULT_LOCK_ATTEMPTS) + len(DEFAULT_LOCK_ATTEMPTS) - 1
                 add_revision(scripts, "be7c99999999", runs[-1]["revisions"][-1],
                              "never gets its lock",
                              "op.add_column('requests', sa.Column('late', sa.Text))")  # fmt: skip

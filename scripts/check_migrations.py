@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 sys.path.insert(0, str(ROOT / "collections"))
 
-from ansible_collections.backend_db.postgresql.plugins.module_utils.alembic_migration import (  # noqa: E402
+from ansible_collections.backend_db.postgresql.plugins.module_utils.migration_locks import (  # noqa: E402
     tables_to_lock,
 )
 from devtools.pgserver import TemporaryPostgres  # noqa: E402

@@ -1,10 +1,13 @@
-"""Write plugins/doc_fragments/connection.py from plugins/module_utils/connection.py.
+"""Write the doc fragments of plugins/doc_fragments/ from the option tables they document.
 
     .venv/bin/python scripts/write_doc_fragment.py
 
-The connection options are stated once, in module_utils/connection.py; the doc fragment
-holds their documentation as text because ansible-test reads a fragment without running
-it. tests/test_module.py fails, naming this script, when the two differ.
+The options are stated once, each in a table of plugins/module_utils/: how a module
+connects (connection.py, the fragment backend_db.postgresql.connection) and what
+alembic_migrate itself takes (migrate_options.py, the fragment
+backend_db.postgresql.alembic_migrate). A fragment holds its documentation as text
+because ansible-test reads it without running it; tests/integration/test_module.py fails,
+naming this script, when a fragment and its table differ.
 """
 
 from __future__ import annotations
@@ -17,14 +20,19 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "collections"))
 
-from ansible_collections.backend_db.postgresql.plugins.module_utils.connection import (  # noqa: E402
-    documentation,
+from ansible_collections.backend_db.postgresql.plugins.module_utils import (  # noqa: E402
+    connection,
+    migrate_options,
 )
 
-FRAGMENT = ROOT / "plugins/doc_fragments/connection.py"
-TEMPLATE = '''"""Doc fragment backend_db.postgresql.connection: how a module connects to PostgreSQL.
+# Each fragment: its name, what it documents, and the table it is written from.
+FRAGMENTS = {
+    "connection": ("how a module connects to PostgreSQL", connection),
+    "alembic_migrate": ("the alembic_migrate module's own options", migrate_options),
+}
+TEMPLATE = '''"""Doc fragment backend_db.postgresql.{name}: {what}.
 
-Written by scripts/write_doc_fragment.py from plugins/module_utils/connection.py, where
+Written by scripts/write_doc_fragment.py from plugins/module_utils/{source}.py, where
 the options are stated once; edit them there.
 """
 
@@ -44,11 +52,18 @@ class Dumper(yaml.SafeDumper):
         return super().increase_indent(flow, False)
 
 
-def text() -> str:
-    written = yaml.dump(documentation(), Dumper=Dumper, sort_keys=False, width=88)
-    return TEMPLATE.format(text=written)
+def path(name: str) -> Path:
+    return ROOT / "plugins/doc_fragments" / f"{name}.py"
+
+
+def text(name: str = "connection") -> str:
+    what, table = FRAGMENTS[name]
+    written = yaml.dump(table.documentation(), Dumper=Dumper, sort_keys=False, width=68)
+    source = table.__name__.rsplit(".", 1)[1]
+    return TEMPLATE.format(name=name, what=what, source=source, text=written)
 
 
 if __name__ == "__main__":
-    FRAGMENT.write_text(text())
-    print(f"wrote {FRAGMENT.relative_to(ROOT)}")
+    for name in FRAGMENTS:
+        path(name).write_text(text(name))
+        print(f"wrote {path(name).relative_to(ROOT)}")

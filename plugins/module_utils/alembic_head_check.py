@@ -25,8 +25,6 @@ try:
 except ImportError:  # the module's usual path reports the missing library
     psycopg2 = None
 
-# How the module's connections show in pg_stat_activity (alembic_migration uses it too).
-APPLICATION_NAME = "backend-db alembic_migrate"
 # The names Alembic reads from a revision script, and the files it takes for scripts.
 REVISION_NAMES = ("revision", "down_revision", "branch_labels", "depends_on")
 SCRIPT_FILE = re.compile(r"^(?!\.#|__init__)[^/]*\.py$")
@@ -39,62 +37,6 @@ class CannotConnect(Exception):
     def __init__(self, error: Exception) -> None:
         super().__init__(str(error))
         self.error = error
-
-
-# alembic_migrate's TLS options, by the libpq keyword each sets.
-TLS_KEYWORDS = {
-    "ssl_mode": "sslmode",
-    "ca_cert": "sslrootcert",
-    "ssl_cert": "sslcert",
-    "ssl_key": "sslkey",
-}
-
-
-def libpq_options(
-    ssl_mode: str | None = None,
-    ca_cert: str | None = None,
-    ssl_cert: str | None = None,
-    ssl_key: str | None = None,
-    connect_params: dict | None = None,
-) -> dict[str, str]:
-    """alembic_migrate's TLS options and connect_params as libpq keywords, unset ones left out.
-
-    Both connections take them: login_connect_args here, and alembic_migration.build_url
-    as the URL's query, which SQLAlchemy hands to psycopg2 as the same keywords.
-    """
-    given = {"ssl_mode": ssl_mode, "ca_cert": ca_cert, "ssl_cert": ssl_cert, "ssl_key": ssl_key}
-    options = {
-        TLS_KEYWORDS[name]: str(value) for name, value in given.items() if value not in (None, "")
-    }
-    options.update({str(name): str(value) for name, value in (connect_params or {}).items()})
-    return options
-
-
-def login_connect_args(
-    login_host: str = "",
-    login_port: int = 5432,
-    login_user: str = "",
-    login_password: str = "",
-    login_unix_socket: str = "",
-    login_db: str = "",
-    options: dict[str, str] | None = None,
-) -> dict[str, object]:
-    """alembic_migrate's login_* options as psycopg2.connect arguments, unset ones left out.
-
-    The same connection alembic_migration.build_url describes to SQLAlchemy (a test
-    keeps the two equal): the socket directory only when no host is given, and the
-    libpq keywords of libpq_options.
-    """
-    args = {
-        "host": login_host or login_unix_socket,
-        "port": login_port,
-        "user": login_user,
-        "password": login_password,
-        "dbname": login_db,
-    }
-    return {name: value for name, value in args.items() if value not in (None, "")} | dict(
-        options or {}
-    )
 
 
 def single_head(script_location: str) -> str | None:

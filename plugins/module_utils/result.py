@@ -1,16 +1,20 @@
-"""What alembic_migrate returns, built in this one place.
+"""What alembic_migrate returns, built in this one place, and how it fails.
 
 Both of the module's answers build it here: the full check
 (alembic_migration.migrate) and the head check's quick "nothing to do"
 (plugins/modules/alembic_migrate.py), which must not import Alembic or SQLAlchemy, so
 this module imports neither. The module's RETURN documents these keys (a test keeps
-them equal).
+them equal). A failure is a MigrationError, whichever part raises it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+
+
+class MigrationError(Exception):
+    """A failure explained in one sentence for the operator. Never carries a secret."""
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ author: backend-db developers (!UNKNOWN)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - backend_db.postgresql.connection
+  - backend_db.postgresql.alembic_migrate
 attributes:
   check_mode:
     support: full
@@ -41,105 +42,6 @@ attributes:
     details: The diff is the SQL of the pending revisions, rendered offline.
   platform:
     platforms: posix
-options:
-  script_location:
-    description:
-      - Directory holding the Alembic environment (C(env.py)) and its C(versions/).
-    type: path
-    required: true
-  revision:
-    description:
-      - The revision to migrate to. C(head) is the newest revision of the scripts,
-        C(base) an empty schema, anything else a (possibly shortened) revision id.
-    type: str
-    default: head
-  allow_downgrade:
-    description:
-      - Allow going to a revision older than the database's current one.
-        Downgrades usually destroy data, so this is off unless asked for.
-    type: bool
-    default: false
-  concurrent_run_timeout:
-    description:
-      - Seconds to wait for a concurrent run (from another host) to release the
-        migration's advisory lock before failing.
-    type: float
-    default: 300
-  lock_attempts:
-    description:
-      - How long each attempt at a revision may wait for its table locks, in seconds,
-        attempt by attempt. Each attempt first takes every table lock the revision's
-        statements need, in one statement bounded by its timeout (so it never holds one
-        table while waiting for another), then runs the revision in the same
-        transaction. Application queries queue behind a lock request for at most the
-        current attempt's timeout; between attempts, O(lock_retry_pause) apart,
-        nothing waits on the tables. After the last attempt the run gives up.
-      - The default is three attempts each of 0.1, 0.2 and 0.5 seconds, then nine of 1
-        second, about 28 seconds in all with the pauses, so no application query waits more
-        than 1 second behind a migration's lock request.
-    type: list
-    elements: float
-    default:
-      [0.1, 0.1, 0.1, 0.2, 0.2, 0.2, 0.5, 0.5, 0.5, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0]
-  lock_retry_pause:
-    description: Seconds between two attempts at a revision's locks.
-    type: float
-    default: 1
-  render_sql:
-    description:
-      - Return the SQL of the pending revisions (rendered offline) in RV(sql) even
-        without C(--diff); with check mode this previews a migration for review.
-    type: bool
-    default: false
-  restore_point:
-    description:
-      - When revisions are pending, write a named restore point into the WAL
-        (C(pg_create_restore_point)) under the migration lock, just before the first is
-        applied, and return it in RV(restore_point). With WAL archived and a backup
-        taken before it (the backup role does both), the database can be recovered to
-        exactly before the migration (C(playbooks/restore.yml)).
-      - Its name is C(before-<first pending revision>-<UTC time, YYYYMMDDTHHMMSSZ>).
-      - The login role needs EXECUTE on C(pg_create_restore_point(text)) (the
-        app_database role grants it to the owner); without it nothing is applied.
-    type: bool
-    default: false
-  allow_superuser:
-    description:
-      - Apply revisions as a superuser. What a superuser creates belongs to it, so the
-        database's owner could not migrate it further and the runtime role could not use
-        it; only for a scratch database.
-    type: bool
-    default: false
-  idle_in_transaction_timeout:
-    description:
-      - Seconds the migration's session may sit idle inside a revision's transaction
-        (PostgreSQL C(idle_in_transaction_session_timeout)). A runner that stops after
-        its DDL - its process stopped, its VM paused, its network cut - would otherwise
-        hold the revision's table locks, and every application query queued behind
-        them, until someone ends it; the server ends the session after this long,
-        rolls the revision back and frees the tables. C(0) never ends it.
-      - The connection also sends TCP keepalives both ways, so a vanished peer is
-        noticed after about 11 seconds of silence.
-    type: float
-    default: 10
-  statement_timeout:
-    description:
-      - PostgreSQL C(statement_timeout), in seconds, for every statement of a
-        migration; a longer statement fails and its revision rolls back. C(0), the
-        default, sets no limit (a large backfill or index build may take long).
-    type: float
-    default: 0
-  lock_hold_timeout:
-    description:
-      - How long a revision may hold the table locks it took, in seconds, all its
-        statements together; application queries queue behind them that long at most.
-        A revision that runs over is stopped and rolled back, and the error names it.
-      - A revision may give its own bound, a module-level C(lock_hold_timeout = 60) in
-        its script, for a change that must rewrite a table. C(0) sets no bound.
-      - Concurrent index builds and batched backfills, which run outside the revision's
-        transaction, take no locks up front and are not bounded by it.
-    type: float
-    default: 5
 notes:
   - O(login_user) must be allowed to run the migrations' DDL, and should be the database's
     owner. A superuser is refused when there are revisions to apply, unless
@@ -243,16 +145,22 @@ elapsed:
 
 import math  # noqa: E402
 import time  # noqa: E402
+from dataclasses import fields  # noqa: E402
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib  # noqa: E402
 
-from ansible_collections.backend_db.postgresql.plugins.module_utils import connection  # noqa: E402
+from ansible_collections.backend_db.postgresql.plugins.module_utils import (  # noqa: E402
+    connection,
+    migrate_options,
+)
 from ansible_collections.backend_db.postgresql.plugins.module_utils.alembic_head_check import (  # noqa: E402
-    APPLICATION_NAME,
     CannotConnect,
+    recorded_head,
+)
+from ansible_collections.backend_db.postgresql.plugins.module_utils.connection import (  # noqa: E402
+    APPLICATION_NAME,
     libpq_options,
     login_connect_args,
-    recorded_head,
 )
 from ansible_collections.backend_db.postgresql.plugins.module_utils.result import MigrationResult  # noqa: E402
 
@@ -266,25 +174,8 @@ def login(params: dict) -> dict:
 
 
 def argument_spec() -> dict:
-    return {
-        "script_location": {"type": "path", "required": True},
-        "revision": {"type": "str", "default": "head"},
-        "allow_downgrade": {"type": "bool", "default": False},
-        **connection.argument_spec(),
-        "concurrent_run_timeout": {"type": "float", "default": 300},
-        "lock_attempts": {
-            "type": "list",
-            "elements": "float",
-            "default": [*(0.1,) * 3, *(0.2,) * 3, *(0.5,) * 3, *(1.0,) * 9],
-        },
-        "lock_retry_pause": {"type": "float", "default": 1},
-        "idle_in_transaction_timeout": {"type": "float", "default": 10},
-        "statement_timeout": {"type": "float", "default": 0},
-        "lock_hold_timeout": {"type": "float", "default": 5},
-        "render_sql": {"type": "bool", "default": False},
-        "allow_superuser": {"type": "bool", "default": False},
-        "restore_point": {"type": "bool", "default": False},
-    }
+    """Both tables of options: the module's own and how it connects."""
+    return {**migrate_options.argument_spec(), **connection.argument_spec()}
 
 
 # PostgreSQL takes its timeouts as whole milliseconds up to 2^31 - 1.
@@ -346,13 +237,8 @@ def already_at_head(module: AnsibleModule) -> None:
         )
     except CannotConnect as failure:
         # The usual path would wait as long again to fail the same way: say it now.
-        from ansible_collections.backend_db.postgresql.plugins.module_utils.alembic_migration import (  # noqa: E501
-            build_url,
-            connection_failure,
-        )
-
-        url = build_url(**login(params))
-        module.fail_json(msg=str(connection_failure(url, failure.error)))
+        url = connection.build_url(**login(params))
+        module.fail_json(msg=str(connection.connection_failure(url, failure.error)))
     if head is not None:
         elapsed = time.monotonic() - started
         unchanged = MigrationResult(False, "none", [head], [head], head, elapsed=elapsed)
@@ -380,34 +266,27 @@ def main() -> None:
         IMPORT_ERROR,
         MigrationError,
         MigrationRequest,
-        build_url,
         migrate,
-        scrub,
     )
 
     if IMPORT_ERROR is not None:
         module.fail_json(msg=missing_required_lib("alembic, SQLAlchemy and psycopg2"))
+    # Each of the module's own options that the logic reads, under its own name.
+    taken = {field.name for field in fields(MigrationRequest)}
+    own = {name: params[name] for name in migrate_options.OPTIONS if name in taken}
+    own.update(
+        lock_attempts=tuple(own["lock_attempts"]), render_sql=module._diff or own["render_sql"]
+    )
 
     url = None
     try:
-        url = build_url(url=params["url"], **login(params))
+        url = connection.build_url(url=params["url"], **login(params))
         result = migrate(
             MigrationRequest(
-                script_location=params["script_location"],
                 url=url,
-                revision=params["revision"],
-                allow_downgrade=params["allow_downgrade"],
-                allow_superuser=params["allow_superuser"],
                 check_mode=module.check_mode,
-                render_sql=module._diff or params["render_sql"],
                 connect_timeout=params["connect_timeout"],
-                concurrent_run_timeout=params["concurrent_run_timeout"],
-                lock_attempts=tuple(params["lock_attempts"]),
-                lock_retry_pause=params["lock_retry_pause"],
-                idle_in_transaction_timeout=params["idle_in_transaction_timeout"],
-                statement_timeout=params["statement_timeout"],
-                lock_hold_timeout=params["lock_hold_timeout"],
-                restore_point=params["restore_point"],
+                **own,
             )
         )
     except MigrationError as exc:
@@ -415,7 +294,7 @@ def main() -> None:
     except Exception as exc:  # a defect: still one line, still without a secret
         module.fail_json(
             msg=f"alembic_migrate failed unexpectedly ({type(exc).__name__}): "
-            f"{scrub(str(exc), url)}; please report this"
+            f"{connection.scrub(str(exc), url)}; please report this"
         )
 
     output = result.as_dict()

@@ -13,11 +13,13 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from ansible_collections.backend_db.postgresql.plugins.module_utils.alembic_migration import (
+from ansible_collections.backend_db.postgresql.plugins.module_utils.connection import (
     APPLICATION_NAME,
-    DEFAULT_LOCK_ATTEMPTS,
-    MigrationError,
 )
+from ansible_collections.backend_db.postgresql.plugins.module_utils.migrate_options import (
+    DEFAULT_LOCK_ATTEMPTS,
+)
+from ansible_collections.backend_db.postgresql.plugins.module_utils.result import MigrationError
 from devtools import waits
 from devtools.paths import ROOT
 from tests.helpers import add_locale_revision, add_revision, head_revision, run

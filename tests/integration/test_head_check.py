@@ -9,16 +9,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy.dialects.postgresql.psycopg2 import PGDialect_psycopg2
 
-from ansible_collections.backend_db.postgresql.plugins.module_utils import (
-    alembic_head_check,
-    alembic_migration,
-)
 from ansible_collections.backend_db.postgresql.plugins.module_utils.alembic_head_check import (
     CannotConnect,
-    libpq_options,
-    login_connect_args,
     recorded_head,
     single_head,
+)
+from ansible_collections.backend_db.postgresql.plugins.module_utils.connection import (
+    build_url,
+    libpq_options,
+    login_connect_args,
 )
 from devtools.paths import MIGRATIONS
 from tests.helpers import (
@@ -81,7 +80,7 @@ def test_the_head_check_connects_where_the_full_check_does(login, tls):
     assert set(login) == documented_login_options()
     assert set(tls) <= set(documented_options("alembic_migrate"))
     options = libpq_options(**tls)
-    url = alembic_migration.build_url(**login, options=options)
+    url = build_url(**login, options=options)
     _, sqlalchemy_connect_args = PGDialect_psycopg2().create_connect_args(url)
     assert login_connect_args(**login, options=options) == sqlalchemy_connect_args
 
@@ -177,10 +176,6 @@ def test_module_no_op_run_does_not_import_alembic(database, tmp_path, monkeypatc
     )  # fmt: skip
     assert completed.returncode != 0
     assert "alembic" in result["msg"]
-
-
-def test_both_paths_name_their_connections_alike():
-    assert alembic_head_check.APPLICATION_NAME == alembic_migration.APPLICATION_NAME
 
 
 @pytest.mark.parametrize(

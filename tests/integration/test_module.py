@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 import yaml
 
-from ansible_collections.backend_db.postgresql.plugins.module_utils.alembic_migration import (
+from ansible_collections.backend_db.postgresql.plugins.module_utils.migrate_options import (
     DEFAULT_LOCK_ATTEMPTS,
 )
 from ansible_collections.backend_db.postgresql.plugins.module_utils.result import MigrationResult
@@ -202,8 +202,8 @@ def test_ad_hoc_use_can_leave_the_password_out_of_the_arguments(database, monkey
 
 
 def test_the_default_lock_schedule_is_the_same_in_the_manual_the_spec_and_the_logic():
-    # The manual and the spec spell it out (the module imports the logic only when it
-    # has work to do); the logic's constant is what runs.
+    # One table (module_utils/migrate_options.py) gives the manual, the spec and the
+    # logic's default; the manual is its fragment's text, written from it.
     spec = alembic_migrate.argument_spec()
     documented = documented_options("alembic_migrate")["lock_attempts"]["default"]
     assert tuple(documented) == tuple(spec["lock_attempts"]["default"])
@@ -245,9 +245,10 @@ def test_module_pointed_at_a_standby_fails_in_one_sentence_before_any_change():
             assert "Traceback" not in completed.stdout + completed.stderr
 
 
-def test_the_doc_fragment_is_written_from_the_connection_options():
-    written = (ROOT / "plugins/doc_fragments/connection.py").read_text()
-    assert written == write_doc_fragment.text(), "run scripts/write_doc_fragment.py"
+@pytest.mark.parametrize("fragment", sorted(write_doc_fragment.FRAGMENTS))
+def test_each_doc_fragment_is_written_from_its_table_of_options(fragment):
+    written = write_doc_fragment.path(fragment).read_text()
+    assert written == write_doc_fragment.text(fragment), "run scripts/write_doc_fragment.py"
 
 
 def test_the_manual_returns_what_the_result_holds():

@@ -7,9 +7,7 @@ import sys
 
 import pytest
 
-from ansible_collections.backend_db.postgresql.plugins.module_utils.alembic_migration import (
-    MigrationError,
-)
+from ansible_collections.backend_db.postgresql.plugins.module_utils.result import MigrationError
 from devtools.waits import run_bounded
 from tests.helpers import (
     add_locale_revision,
