@@ -39,12 +39,44 @@ def flow(value: object) -> str:
     return written.removesuffix("...").strip()
 
 
+# A default that is one of the shared role's values (backend_*), or made of them.
+SHARED = re.compile(r"\{\{ (backend_\w+) \}\}")
+
+
+def shared_defaults() -> dict:
+    """The shared role's values as its defaults give them."""
+    return yaml.safe_load((ROOT / "roles/shared/defaults/main.yml").read_text()) or {}
+
+
+def resolved_defaults(role: str) -> dict:
+    """A role's defaults as a run gives them where they are a shared value (the shared
+    role's own defaults included, for the roles that depend on it); other templates as
+    written."""
+    shared = shared_defaults()
+    own = yaml.safe_load((ROOT / "roles" / role / "defaults/main.yml").read_text()) or {}
+    resolved = {
+        name: shared[match[1]]
+        if isinstance(value, str) and (match := SHARED.fullmatch(value)) and match[1] in shared
+        else value
+        for name, value in own.items()
+    }
+    return shared | resolved
+
+
 def default_cell(spec: dict, defaults: dict, name: str) -> str:
-    """The default as a reader needs it: the value, or words where it is computed."""
+    """The default as a reader needs it: the value, the shared value it is, or words
+    where it is computed."""
     if spec.get("required"):
         return "required"
-    if name in defaults and "{{" not in str(defaults[name]):
-        return "`" + flow(defaults[name]) + "`"
+    value = defaults.get(name)
+    if name in defaults and "{{" not in str(value):
+        return "`" + flow(value) + "`"
+    if isinstance(value, str) and (match := SHARED.fullmatch(value)):
+        shared = shared_defaults().get(match[1])
+        plain = shared is not None and "{{" not in str(shared)
+        return f"`{match[1]}`" + (f" (`{flow(shared)}`)" if plain else "")
+    if isinstance(value, str) and not SHARED.sub("", value).count("{"):
+        return "`" + value + "`"  # made of shared values only: as written
     declared = spec.get("default")
     if isinstance(declared, str) and declared and "{{" not in declared:
         return declared  # the declaration says in words what the template computes
@@ -66,7 +98,8 @@ def table(role: str) -> str:
     specs = yaml.safe_load((base / "meta/argument_specs.yml").read_text())
     defaults = yaml.safe_load((base / "defaults/main.yml").read_text()) or {}
     rows = [BEGIN, "| Variable | Default | Meaning |", "|---|---|---|"]
-    for name, spec in specs["argument_specs"]["main"]["options"].items():
+    entries = specs["argument_specs"]
+    for name, spec in (entries.get("main") or entries["values"])["options"].items():
         rows.append(f"| `{name}` | {default_cell(spec, defaults, name)} | {meaning(spec)} |")
     return "\n".join([*rows, END])
 

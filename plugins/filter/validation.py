@@ -12,6 +12,8 @@ description:
     names, addresses, ports, paths, settings and certificates that reach files, commands
     and SQL, checked by their type, range and syntax (a line break or a quote can never
     reach a file), and how they fit together. Empty when all are well-formed.
+  - The shared role's values (C(backend_*)) among them are checked too, by the roles that
+    write them into a file, a command or SQL (postgresql, patroni, haproxy, migrations).
   - C(missing_libraries) returns the names of a list of libraries that the host's
     PostgreSQL lib directory (a list of its C(.so) paths) does not have.
 version_added: "0.1.0"
@@ -54,6 +56,9 @@ _value:
   elements: str
 """
 
+from ansible_collections.backend_db.postgresql.plugins.module_utils.validation import (  # noqa: E402
+    shared_errors,
+)
 from ansible_collections.backend_db.postgresql.plugins.module_utils.validation_postgresql import (  # noqa: E402
     missing_libraries,
     postgresql_errors,
@@ -76,8 +81,17 @@ CHECKS = {
 }
 
 
+# The roles that write the shared values (backend_*) into files, commands or SQL: each
+# checks them with its own variables (the postgresql role first on a server, so one run
+# names every problem of the server's).
+SHARED_READERS = ("postgresql", "patroni", "haproxy", "migrations")
+
+
 def variable_errors(variables, role, context=None):
-    return CHECKS[role](dict(variables), dict(context or {}))
+    """The role's own checks, then the shared values' when the role writes them."""
+    variables = dict(variables)
+    shared = shared_errors(variables) if role in SHARED_READERS else []
+    return CHECKS[role](variables, dict(context or {})) + shared
 
 
 class FilterModule:

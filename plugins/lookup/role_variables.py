@@ -8,7 +8,8 @@ name: role_variables
 short_description: Every variable a role takes, by name, with the value this run gives it
 description:
   - Reads the options of the role's C(main) entry point from its
-    C(meta/argument_specs.yml) and returns one mapping of each option's name to its value
+    C(meta/argument_specs.yml), and those of the roles it depends on (the shared role's
+    values), and returns one mapping of each option's name to its value
     in this run, templated as C(ansible.builtin.vars) would (an undefined one is an empty
     string). The argument specs are the one list of what a role takes, so a variable added
     there is validated without being listed again.
@@ -48,14 +49,31 @@ from ansible.plugins.lookup import LookupBase  # noqa: E402
 
 
 def option_names(role_path: str) -> list:
-    """The options of a role's main entry point, in the order its argument specs give them."""
+    """The options of a role's main entry point, in the order its argument specs give them
+    (for a role without tasks, the shared role, those of its entry point "values")."""
     path = os.path.join(role_path, "meta", "argument_specs.yml")
     try:
         with open(path, encoding="utf-8") as specs:
-            entry = yaml.safe_load(specs)["argument_specs"]["main"]
+            entries = yaml.safe_load(specs)["argument_specs"]
+            entry = entries.get("main") or entries["values"]
     except (OSError, KeyError, TypeError, yaml.YAMLError) as error:
         raise AnsibleError(f"The role's argument specs {path} cannot be read: {error}") from None
     return list((entry.get("options") or {}).keys())
+
+
+def dependencies(role_path: str) -> list:
+    """The directories of the roles this role depends on (its meta/main.yml), which sit
+    beside it in the collection: their variables are the role's too (the shared role's
+    values several roles read)."""
+    try:
+        with open(os.path.join(role_path, "meta", "main.yml"), encoding="utf-8") as meta:
+            listed = (yaml.safe_load(meta) or {}).get("dependencies") or []
+    except (OSError, yaml.YAMLError):
+        return []
+    names = [entry["role"] if isinstance(entry, dict) else entry for entry in listed]
+    return [
+        os.path.join(os.path.dirname(role_path), str(name).rsplit(".", 1)[-1]) for name in names
+    ]
 
 
 class LookupModule(LookupBase):
@@ -65,7 +83,9 @@ class LookupModule(LookupBase):
         )
         results = []
         for role_path in terms:
-            names = option_names(str(role_path))
+            names = option_names(str(role_path)) + [
+                name for path in dependencies(str(role_path)) for name in option_names(path)
+            ]
             found = values.run(names, variables, default="") if names else []
             results.append(dict(zip(names, found, strict=True)))
         return results

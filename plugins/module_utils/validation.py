@@ -186,3 +186,28 @@ def control_errors(variables: dict, prefix: str, exempt: tuple = ()) -> list[str
         if name.startswith(prefix) and name not in exempt
         for error in _control_characters(name, value)
     ]
+
+
+def shared_errors(variables: dict) -> list[str]:
+    """The shared role's values (backend_*), which every role reads: checked with each
+    role's variables, whichever role runs first refuses a bad one."""
+    v = variables
+    errors = [
+        error
+        for name in ("backend_secrets_dir", "backend_ca_cert_path")
+        for error in _control_characters(name, v.get(name))
+    ]
+    if not errors:
+        errors += path_errors("backend_ca_cert_path", v.get("backend_ca_cert_path"))
+    for name in ("backend_postgresql_port", "backend_patroni_restapi_port"):
+        errors += port_errors(name, v.get(name))
+    # The roles a cluster's members use between them: the postgresql role admits them,
+    # the patroni role creates them.
+    for name in ("backend_replication_user", "backend_rewind_user"):
+        value = v.get(name)
+        broken = _control_characters(name, value)
+        if broken:
+            errors += broken
+        elif not isinstance(value, str) or not NAME.match(value) or value == "postgres":
+            errors.append(f"{name} must be a role name other than postgres, not {shown(value)}")
+    return errors

@@ -311,10 +311,6 @@ def postgresql_errors(variables: dict, context: dict | None = None) -> list[str]
     errors += name_errors("postgresql_admin_os_users", admins, OS_USER, OS_USER_NAME)
     if isinstance(admins, list) and "root" not in admins:
         errors.append("postgresql_admin_os_users must include root, which the roles connect as")
-    for name in ("postgresql_replication_user", "postgresql_rewind_user"):
-        value = v.get(name)
-        if not isinstance(value, str) or not NAME.match(value) or value == "postgres":
-            errors.append(f"{name} must be a role name other than postgres, not {shown(value)}")
     errors += path_errors("postgresql_ca_cert_path", v.get("postgresql_ca_cert_path"))
     addresses = v.get("postgresql_listen_addresses")
     errors += each_errors(

@@ -323,10 +323,6 @@ def patroni_errors(variables: dict, context: dict) -> list[str]:
         )
     for name in ("patroni_restapi_port", "patroni_etcd_client_port", "patroni_etcd_peer_port"):
         errors += port_errors(name, v.get(name))
-    for name in ("patroni_replication_user", "patroni_rewind_user"):
-        value = v.get(name)
-        if not isinstance(value, str) or not NAME.match(value) or value == "postgres":
-            errors.append(f"{name} must be a role name other than postgres, not {shown(value)}")
     for name in ("patroni_restapi_user", "patroni_etcd_user", "patroni_etcd_group"):
         if not isinstance(v.get(name), str) or not NAME.match(v[name]):
             errors.append(

@@ -132,10 +132,10 @@ def refusal(inventory: Path, playbook: str = "playbooks/server.yml", *args: str)
         ),
         (
             {"payments": ["db1", "db2", "db3"]},
-            {"db2": {"patroni_ttl": 10, "patroni_rewind_user": "postgres"}},
-            "Invalid patroni role variables: patroni_rewind_user must be a role name other than "
-            "postgres, not postgres; patroni_ttl (10) must be at least patroni_loop_wait + 2 x "
-            "patroni_retry_timeout (15), or a leader loses its key while it still runs.",
+            {"db2": {"patroni_ttl": 10, "backend_rewind_user": "postgres"}},
+            "Invalid patroni role variables: patroni_ttl (10) must be at least patroni_loop_wait"
+            " + 2 x patroni_retry_timeout (15), or a leader loses its key while it still runs;"
+            " backend_rewind_user must be a role name other than postgres, not postgres.",
         ),
     ],
     ids=[

@@ -24,7 +24,8 @@ def defaults(role: str) -> dict:
 
 def options(role: str) -> dict:
     specs = yaml.safe_load((ROOT / "roles" / role / "meta/argument_specs.yml").read_text())
-    return specs["argument_specs"]["main"]["options"]
+    entries = specs["argument_specs"]
+    return (entries.get("main") or entries["values"])["options"]
 
 
 def plain(value: object) -> bool:

@@ -14,8 +14,12 @@ from ansible.errors import AnsibleError
 from ansible.template import trust_as_template
 
 from ansible_collections.backend_db.postgresql.plugins.filter.validation import variable_errors
-from ansible_collections.backend_db.postgresql.plugins.lookup.role_variables import option_names
+from ansible_collections.backend_db.postgresql.plugins.lookup.role_variables import (
+    dependencies,
+    option_names,
+)
 from devtools.paths import ROOT
+from devtools.role_docs import resolved_defaults
 
 PASSWORD = "Pw0rd-that-is-long-enough-1234"
 CERT = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
@@ -60,6 +64,8 @@ RUN_VALUES = {
         },
     },
 }
+# The shared role's value whose default is a template, as a run gives it.
+SHARED_RUN_VALUES = {"backend_secrets_dir": "/srv/inventory/.secrets"}
 CONTEXTS = {
     "postgresql": {},
     "app_database": {"offered_extensions": ["pg_stat_statements", "pgcrypto"]},
@@ -88,19 +94,32 @@ QUOTE_ALLOWED = SECRETS - {"postgresql_ssl_private_key", "postgresql_ca_private_
     # Secrets: SCRAM verifiers, INI values and YAML strings carry any printable character.
     # Directories on the controller, which no file on a host holds.
     "postgresql_ca_dir", "migrations_project_dir", "migrations_source_dir",
-    "migrations_sql_review_dir", "patroni_secrets_dir",
+    "migrations_sql_review_dir", "patroni_secrets_dir", "backend_secrets_dir",
 }  # fmt: skip
 
 
 def specs(role: str) -> dict:
     text = (ROOT / "roles" / role / "meta/argument_specs.yml").read_text()
-    return yaml.safe_load(text)["argument_specs"]["main"]["options"]
+    entries = yaml.safe_load(text)["argument_specs"]
+    return (entries.get("main") or entries["values"])["options"]
+
+
+def spec_of(role: str, name: str) -> dict:
+    """A variable's spec, in the role's own argument specs or the shared role's."""
+    return (specs("shared") | specs(role))[name]
+
+
+def names(role: str) -> list:
+    """The role's variables as the role_variables lookup reads them: its own and those of
+    the roles it depends on (the shared role's)."""
+    path = str(ROOT / "roles" / role)
+    return option_names(path) + [name for dep in dependencies(path) for name in option_names(dep)]
 
 
 def valid(role: str) -> dict:
-    defaults = yaml.safe_load((ROOT / "roles" / role / "defaults/main.yml").read_text())
-    names = option_names(str(ROOT / "roles" / role))
-    return {name: defaults.get(name) for name in names} | RUN_VALUES[role]
+    defaults = resolved_defaults(role)
+    values = {name: defaults.get(name) for name in names(role)}
+    return values | SHARED_RUN_VALUES | RUN_VALUES[role]
 
 
 def errors(role: str, **changed) -> list[str]:
@@ -108,11 +127,13 @@ def errors(role: str, **changed) -> list[str]:
 
 
 def options(*types: str, skip=frozenset()) -> list:
-    """Every (role, variable) of these types, choices left to the argument specs."""
+    """Every (role, variable) of these types, choices left to the argument specs; the
+    shared role's values with the postgresql role's, which reads them."""
+    owners = [(role, role) for role in RUN_VALUES] + [("postgresql", "shared")]
     return [
         pytest.param(role, name, id=name)
-        for role in RUN_VALUES
-        for name, spec in specs(role).items()
+        for role, owner in owners
+        for name, spec in specs(owner).items()
         if spec.get("type", "str") in types and "choices" not in spec and name not in skip
     ]
 
@@ -127,12 +148,12 @@ def refused(role: str, name: str, value: object) -> list[str]:
 @pytest.mark.parametrize("role", RUN_VALUES)
 def test_the_defaults_pass_and_every_option_is_read(role):
     assert errors(role) == []
-    assert set(valid(role)) == set(specs(role))
+    assert set(valid(role)) == set(specs(role)) | set(specs("shared"))
 
 
 @pytest.mark.parametrize("role, name", options("str", "path", "list", "dict"))
 def test_a_line_break_in_any_variable_is_refused_naming_it(role, name):
-    spec = specs(role)[name]
+    spec = spec_of(role, name)
     kind = spec.get("type", "str")
     value = {"list": ["a\nb"], "dict": {"a": "b\nc"}}.get(kind, "a\nhost all all 0.0.0.0/0 trust")
     if kind == "list" and spec.get("elements") == "dict":
@@ -144,7 +165,7 @@ def test_a_line_break_in_any_variable_is_refused_naming_it(role, name):
 
 @pytest.mark.parametrize("role, name", options("str", "path", "list", skip=QUOTE_ALLOWED))
 def test_a_quote_in_any_variable_that_reaches_a_file_is_refused_naming_it(role, name):
-    spec = specs(role)[name]
+    spec = spec_of(role, name)
     if spec.get("type") == "list" and spec.get("elements", "str") != "str":
         pytest.skip("a list of numbers or mappings: its elements' checks are tried elsewhere")
     quoted = "o'brien"
@@ -258,9 +279,11 @@ def test_the_lookup_gives_every_variable_of_a_role_with_this_runs_value(lookup):
     # An inventory's value is a trusted template (Ansible renders no other).
     variables = {"backup_stanza": trust_as_template("{{ name }}"), "name": "payments"}
     [found] = lookup("role_variables", variables).run([str(ROOT / "roles" / "backup")], variables)
-    assert list(found) == option_names(str(ROOT / "roles" / "backup"))
+    assert list(found) == names("backup")
     assert found["backup_stanza"] == "payments"
     assert found["backup_repo_cipher_pass"] == ""
+    # The shared role's values come with every role that depends on it.
+    assert found["backend_replication_user"] == ""
 
 
 def test_a_role_whose_argument_specs_cannot_be_read_is_named(tmp_path):

@@ -8,27 +8,33 @@ certificate holding a key. The role's defaults pass as they are.
 from __future__ import annotations
 
 import pytest
-import yaml
 
+from ansible_collections.backend_db.postgresql.plugins.filter.validation import variable_errors
 from ansible_collections.backend_db.postgresql.plugins.module_utils.validation_postgresql import (
     missing_libraries,
-    postgresql_errors,
 )
-from devtools.paths import ROOT
+from devtools.role_docs import resolved_defaults
 
-DEFAULTS = yaml.safe_load((ROOT / "roles/postgresql/defaults/main.yml").read_text())
+DEFAULTS = resolved_defaults("postgresql") | {"backend_secrets_dir": "/srv/inventory/.secrets"}
 # The defaults as a run sees them: the two templated ones as they come out.
 VALID = DEFAULTS | {
     "postgresql_client_databases": ["backend"],
     "postgresql_client_roles": ["backend_owner", "backend_app"],
 }
+
+
+def refused(variables: dict) -> list[str]:
+    """As the role's first task checks them: its own and the shared values (backend_*)."""
+    return variable_errors(variables, "postgresql")
+
+
 CERT = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
 KEY = "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n"
 INJECTED_HBA = "backend_app  0.0.0.0/0  scram-sha-256\nhost all all 0.0.0.0/0 trust\n#"
 
 
 def test_the_defaults_pass():
-    assert postgresql_errors(VALID) == []
+    assert refused(VALID) == []
 
 
 @pytest.mark.parametrize(
@@ -48,9 +54,9 @@ def test_the_defaults_pass():
         ("postgresql_admin_os_users", ["/.*"], "which is not an operating-system user name"),
         ("postgresql_admin_os_users", ["postgres"], "must include root"),
         ("postgresql_admin_os_users", ["root", "a b"], "which is not an operating-system user"),
-        ("postgresql_replication_user", "replicator\nhost all all 0.0.0.0/0 trust", "line break"),
-        ("postgresql_replication_user", "repl'icator", "must be a role name other than postgres"),
-        ("postgresql_rewind_user", "postgres", "must be a role name other than postgres"),
+        ("backend_replication_user", "replicator\nhost all all 0.0.0.0/0 trust", "line break"),
+        ("backend_replication_user", "repl'icator", "must be a role name other than postgres"),
+        ("backend_rewind_user", "postgres", "must be a role name other than postgres"),
         ("postgresql_ca_cert_path", "/etc/ca.crt'\nssl = 'off", "holds a line break"),
         ("postgresql_ca_cert_path", "ca.crt", "must be an absolute path"),
         ("postgresql_ca_cert_path", "/etc/../ca.crt", "must be an absolute path"),
@@ -77,13 +83,13 @@ def test_the_defaults_pass():
     ],
 )
 def test_each_bad_input_is_refused_in_a_sentence_naming_the_variable(name, value, expected):
-    errors = postgresql_errors(VALID | {name: value})
+    errors = refused(VALID | {name: value})
     assert any(expected in error and name in error for error in errors), errors
     assert all("\n" not in error for error in errors)
 
 
 def test_every_problem_of_a_run_is_reported_at_once():
-    errors = postgresql_errors(
+    errors = refused(
         VALID | {"postgresql_client_roles": ["a b"], "postgresql_settings": {"ssl": "off"},
                  "postgresql_admin_os_users": ["postgres"]}
     )  # fmt: skip
@@ -91,7 +97,7 @@ def test_every_problem_of_a_run_is_reported_at_once():
 
 
 def test_quotes_in_a_setting_value_are_allowed_since_the_template_escapes_them():
-    assert postgresql_errors(VALID | {"postgresql_settings": {"application_name": "o'brien"}}) == []
+    assert refused(VALID | {"postgresql_settings": {"application_name": "o'brien"}}) == []
 
 
 def test_libraries_are_found_by_the_hosts_lib_directory():

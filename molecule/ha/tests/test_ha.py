@@ -402,8 +402,8 @@ def test_a_killed_leader_is_replaced_under_write_load_without_losing_an_acknowle
     assert rto <= 30
 
 
-# The rewind role (the patroni role's default) and the functions pg_rewind calls on its
-# source, which the role grants it.
+# The rewind role (backend_rewind_user, the shared role's default) and the functions
+# pg_rewind calls on its source, which the patroni role grants it.
 REWINDER = "rewinder"
 REWIND_FUNCTIONS = (
     "pg_catalog.pg_ls_dir(text, boolean, boolean), pg_catalog.pg_stat_file(text, boolean),"
