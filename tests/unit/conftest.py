@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from ansible.parsing.dataloader import DataLoader
 from ansible.plugins.loader import init_plugin_loader, lookup_loader
-from ansible.template import Templar
+from ansible.template import Templar, trust_as_template
 
 from devtools.paths import ROOT
 
@@ -25,3 +25,15 @@ def lookup():
         return lookup_loader.get(f"backend_db.postgresql.{name}", loader=loader, templar=templar)
 
     return load
+
+
+@pytest.fixture(scope="session")
+def template():
+    """An expression templated as a role's task templates it, filters and tests of the
+    collection included: template("{{ x | backend_db.postgresql.found_files }}", {"x": ...})."""
+    loader = DataLoader()
+
+    def render(expression: str, variables: dict):
+        return Templar(loader=loader, variables=variables).template(trust_as_template(expression))
+
+    return render

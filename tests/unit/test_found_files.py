@@ -4,8 +4,6 @@ files a host's snapshot (host_snapshot) found, as the roles' tasks evaluate it."
 from __future__ import annotations
 
 import pytest
-from ansible.parsing.dataloader import DataLoader
-from ansible.template import Templar, trust_as_template
 
 FILES = {
     "/etc/postgresql/17/main/conf.d/50-backend-db.conf": {
@@ -25,13 +23,10 @@ FILES = {
 }  # fmt: skip
 
 
-def found(expression: str):
-    templar = Templar(loader=DataLoader(), variables={"files": FILES})
-    return templar.template(trust_as_template(expression))
-
-
-def test_an_owner_keeps_its_paths_each_as_mode_and_checksum():
-    assert found("{{ files | backend_db.postgresql.found_files('postgres') }}") == {
+def test_an_owner_keeps_its_paths_each_as_mode_and_checksum(template):
+    expression = "{{ files | backend_db.postgresql.found_files('postgres') }}"
+    found = template(expression, {"files": FILES})
+    assert found == {
         "/etc/postgresql/17/main/conf.d/50-backend-db.conf": (
             "0640 9f5f3a1e2b1c07c1b1b3b1d2e3f4a5b6c7d8e9f0"
         ),
@@ -39,19 +34,14 @@ def test_an_owner_keeps_its_paths_each_as_mode_and_checksum():
     }
 
 
-def test_without_an_owner_every_path_that_exists_names_its_owner():
-    every = found("{{ files | backend_db.postgresql.found_files }}")
+def test_without_an_owner_every_path_that_exists_names_its_owner(template):
+    every = template("{{ files | backend_db.postgresql.found_files }}", {"files": FILES})
     assert sorted(every) == sorted(path for path, file in FILES.items() if file["exists"])
     assert every["/etc/etcd"] == "0750 etcd:etcd "
     assert every["/etc/postgresql/17/main/pg_hba.conf"] == "0640 postgres:ssl-cert 0a0b"
 
 
 @pytest.mark.parametrize("files", [{}, None])
-def test_a_host_not_read_yet_has_nothing_found(files):
+def test_a_host_not_read_yet_has_nothing_found(template, files):
     nothing = "{{ files | backend_db.postgresql.found_files('root') }}"
-    assert (
-        Templar(loader=DataLoader(), variables={"files": files}).template(
-            trust_as_template(nothing)
-        )
-        == {}
-    )
+    assert template(nothing, {"files": files}) == {}

@@ -5,8 +5,6 @@ evaluates it)."""
 from __future__ import annotations
 
 import pytest
-from ansible.parsing.dataloader import DataLoader
-from ansible.template import Templar, trust_as_template
 
 LOCAL_LOCK = {
     "rc": 50,
@@ -35,7 +33,6 @@ REMOTE_LOCK = {
     ],
     ids=["own-lock", "member-lock", "success", "no-primary", "other-failure", "skipped"],
 )
-def test_only_a_lock_held_elsewhere_makes_a_command_worth_trying_again(result, busy):
-    templar = Templar(loader=DataLoader(), variables={"result": result})
-    expression = trust_as_template("{{ result is backend_db.postgresql.pgbackrest_lock_busy }}")
-    assert templar.template(expression) is busy
+def test_only_a_lock_held_elsewhere_makes_a_command_worth_trying_again(template, result, busy):
+    expression = "{{ result is backend_db.postgresql.pgbackrest_lock_busy }}"
+    assert template(expression, {"result": result}) is busy
