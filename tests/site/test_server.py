@@ -71,10 +71,16 @@ def test_a_check_of_a_changed_setting_shows_the_difference_and_changes_nothing(s
     dropin = Path(f"/etc/postgresql/{VERSION}/{site.cluster}/conf.d/50-backend-db.conf")
     written = dropin.read_text()
     started = site.superuser_value("SELECT pg_postmaster_start_time()")
-    checked = site.play("--check", "--diff", "-e", json.dumps({"postgresql_max_connections": 123}))
+    changes = {"postgresql_max_connections": 123, "postgresql_log_statement": "mod"}
+    checked = site.play("--check", "--diff", "-e", json.dumps(changes))
     assert checked.returncode == 0, said(checked)[-3000:]
     assert recap(checked)["changed"] > 0
     assert "+max_connections = 123" in checked.stdout, said(checked)[-3000:]
+    # The check says the server would restart, and for which setting: max_connections takes
+    # effect only on a restart, log_statement on a reload (before: a check said nothing
+    # of a restart, as the server it cannot reload never said one waited).
+    # (The names come sorted: log_statement would come first.)
+    assert "would restart its server for max_connections" in said(checked), said(checked)[-3000:]
     assert dropin.read_text() == written
     assert site.superuser_value("SELECT pg_postmaster_start_time()") == started
     assert site.superuser_value("SHOW max_connections") != "123"

@@ -824,10 +824,24 @@ def test_a_setting_that_needs_a_restart_restarts_the_replicas_one_at_a_time_then
     # change nothing.
     # etcd's election timeout, in the same converge, restarts the etcd members, one at a
     # time so that the other two keep the quorum.
+    # shared_buffers, a restart-only setting of the postgresql role's drop-in, in the same
+    # converge: a check first names, member by member, the restart a run would do and its
+    # place in the order, and changes nothing.
     SETTINGS.write_text(
         "all:\n  vars:\n    postgresql_max_connections: 120\n"
+        "    postgresql_shared_buffers: 96MB\n"
         "    patroni_etcd_election_timeout: 1500\n"
     )
+    before = start_times()
+    checked = playbook("molecule/ha/converge.yml", "--check")
+    assert checked.returncode == 0, printed(checked)
+    text = said(checked)
+    for name in joined():
+        place = "last: after the replicas" if name == leading else "before the leader"
+        assert f"{name} would restart its server for shared_buffers, through Patroni, {place}" in (
+            text
+        ), text[-3000:]
+    assert start_times() == before
     converged, drill = under_write_load(
         app_sql, "restart", 4_000_000, lambda: playbook("molecule/ha/converge.yml")
     )
@@ -844,6 +858,7 @@ def test_a_setting_that_needs_a_restart_restarts_the_replicas_one_at_a_time_then
     wait_for(every_member_runs, 60, "every member's server runs")
     for name in joined():
         assert local_sql(name, "SHOW max_connections", "postgres") == "120"
+        assert local_sql(name, "SHOW shared_buffers", "postgres") == "96MB"
     assert dynamic_settings()["postgresql"]["parameters"]["max_connections"] == 120
     # Each etcd member restarted once with the new timeout, back before the next stopped.
     rolled = etcd_windows(since)
