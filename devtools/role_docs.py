@@ -93,13 +93,19 @@ def meaning(spec: dict) -> str:
     return text.replace("|", "\\|")
 
 
+def role_options(role: str) -> dict:
+    """The options of a role's main entry point, as its argument specs give them (for a
+    role without tasks, the shared role, those of its entry point "values")."""
+    text = (ROOT / "roles" / role / "meta/argument_specs.yml").read_text()
+    entries = yaml.safe_load(text)["argument_specs"]
+    return (entries.get("main") or entries["values"])["options"]
+
+
 def table(role: str) -> str:
     base = ROOT / "roles" / role
-    specs = yaml.safe_load((base / "meta/argument_specs.yml").read_text())
     defaults = yaml.safe_load((base / "defaults/main.yml").read_text()) or {}
     rows = [BEGIN, "| Variable | Default | Meaning |", "|---|---|---|"]
-    entries = specs["argument_specs"]
-    for name, spec in (entries.get("main") or entries["values"])["options"].items():
+    for name, spec in role_options(role).items():
         rows.append(f"| `{name}` | {default_cell(spec, defaults, name)} | {meaning(spec)} |")
     return "\n".join([*rows, END])
 

@@ -14,6 +14,11 @@ from devtools.waits import printed, said, wait_for
 from tests.helpers import host_memory_mb, memory_settings_mb, recap
 
 
+def drop_in_of(site) -> Path:
+    """The postgresql role's drop-in in the site's cluster."""
+    return Path(f"/etc/postgresql/{VERSION}/{site.cluster}/conf.d/50-backend-db.conf")
+
+
 def test_a_changed_preload_library_list_restarts_the_server_once_and_takes_effect(site, tmp_path):
     started = site.superuser_value("SELECT pg_postmaster_start_time()")
     extra = tmp_path / "extra.json"
@@ -35,7 +40,7 @@ def test_a_restart_a_stopped_run_left_waiting_is_done_by_the_next_run(site, tmp_
     (a failed task, a lost host): the next run finds the drop-in as the inventory wants it,
     so nothing notifies the handlers. Before, it reported no change and the old value stayed
     in force; now the server is asked what waits for a restart before anything is written."""
-    dropin = Path(f"/etc/postgresql/{VERSION}/{site.cluster}/conf.d/50-backend-db.conf")
+    dropin = drop_in_of(site)
     written = dropin.read_text()
     assert written.endswith("\n") and "max_locks_per_transaction" not in written
     left = written + "max_locks_per_transaction = 128\n"  # the line the template writes
@@ -68,7 +73,7 @@ def test_a_check_of_a_changed_setting_shows_the_difference_and_changes_nothing(s
     """A check of a setting that needs a restart: the new line in the drop-in's diff, and
     nothing written or restarted (before: the check stopped on the results of the drop-in's
     template, which have no dest in check mode, in a task it skipped)."""
-    dropin = Path(f"/etc/postgresql/{VERSION}/{site.cluster}/conf.d/50-backend-db.conf")
+    dropin = drop_in_of(site)
     written = dropin.read_text()
     started = site.superuser_value("SELECT pg_postmaster_start_time()")
     changes = {"postgresql_max_connections": 123, "postgresql_log_statement": "mod"}
@@ -117,7 +122,7 @@ def test_a_setting_postgresql_refuses_leaves_the_configuration_in_force(site, tm
     variables, words = REFUSED_SETTINGS[case]
     if case.startswith("a restart-only") and huge_pages_reserved():
         pytest.skip("this machine reserves huge pages, so PostgreSQL could start with them")
-    drop_in = Path(f"/etc/postgresql/{VERSION}/{site.cluster}/conf.d/50-backend-db.conf")
+    drop_in = drop_in_of(site)
     before = drop_in.read_bytes()
     started = site.superuser_value("SELECT pg_postmaster_start_time()")
     result = site.play_with(tmp_path, "server", variables)

@@ -22,24 +22,19 @@ def defaults(role: str) -> dict:
     return yaml.safe_load((ROOT / "roles" / role / "defaults/main.yml").read_text()) or {}
 
 
-def options(role: str) -> dict:
-    specs = yaml.safe_load((ROOT / "roles" / role / "meta/argument_specs.yml").read_text())
-    entries = specs["argument_specs"]
-    return (entries.get("main") or entries["values"])["options"]
-
-
 def plain(value: object) -> bool:
     return "{{" not in str(value)
 
 
 @pytest.mark.parametrize("role", ROLES)
 def test_every_default_is_a_declared_option(role):
-    assert set(defaults(role)) <= set(options(role)), set(defaults(role)) - set(options(role))
+    declared = set(role_docs.role_options(role))
+    assert set(defaults(role)) <= declared, set(defaults(role)) - declared
 
 
 @pytest.mark.parametrize("role", ROLES)
 def test_a_plain_default_is_declared_with_the_same_value(role):
-    declared = options(role)
+    declared = role_docs.role_options(role)
     compared = 0
     for name, value in defaults(role).items():
         if not plain(value):
@@ -51,7 +46,7 @@ def test_a_plain_default_is_declared_with_the_same_value(role):
 
 @pytest.mark.parametrize("role", ROLES)
 def test_every_option_means_something_and_a_computed_one_says_how(role):
-    for name, spec in options(role).items():
+    for name, spec in role_docs.role_options(role).items():
         assert role_docs.meaning(spec), f"{name} has no description"
         cell = role_docs.default_cell(spec, defaults(role), name)
         if cell.startswith("computed"):

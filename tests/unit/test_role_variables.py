@@ -9,7 +9,6 @@ value must be refused in one sentence that names the variable.
 from __future__ import annotations
 
 import pytest
-import yaml
 from ansible.errors import AnsibleError
 from ansible.template import trust_as_template
 
@@ -19,7 +18,7 @@ from ansible_collections.backend_db.postgresql.plugins.lookup.role_variables imp
     option_names,
 )
 from devtools.paths import ROOT
-from devtools.role_docs import resolved_defaults
+from devtools.role_docs import resolved_defaults, role_options
 
 PASSWORD = "Pw0rd-that-is-long-enough-1234"
 CERT = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
@@ -98,15 +97,9 @@ QUOTE_ALLOWED = SECRETS - {"postgresql_ssl_private_key", "postgresql_ca_private_
 }  # fmt: skip
 
 
-def specs(role: str) -> dict:
-    text = (ROOT / "roles" / role / "meta/argument_specs.yml").read_text()
-    entries = yaml.safe_load(text)["argument_specs"]
-    return (entries.get("main") or entries["values"])["options"]
-
-
 def spec_of(role: str, name: str) -> dict:
     """A variable's spec, in the role's own argument specs or the shared role's."""
-    return (specs("shared") | specs(role))[name]
+    return (role_options("shared") | role_options(role))[name]
 
 
 def names(role: str) -> list:
@@ -133,7 +126,7 @@ def options(*types: str, skip=frozenset()) -> list:
     return [
         pytest.param(role, name, id=name)
         for role, owner in owners
-        for name, spec in specs(owner).items()
+        for name, spec in role_options(owner).items()
         if spec.get("type", "str") in types and "choices" not in spec and name not in skip
     ]
 
@@ -148,7 +141,7 @@ def refused(role: str, name: str, value: object) -> list[str]:
 @pytest.mark.parametrize("role", RUN_VALUES)
 def test_the_defaults_pass_and_every_option_is_read(role):
     assert errors(role) == []
-    assert set(valid(role)) == set(specs(role)) | set(specs("shared"))
+    assert set(valid(role)) == set(role_options(role)) | set(role_options("shared"))
 
 
 @pytest.mark.parametrize("role, name", options("str", "path", "list", "dict"))
