@@ -25,7 +25,10 @@ def molecule_playbook(playbook: str, *args: str, timeout: int = 900) -> subproce
         [str(BIN / "ansible-playbook"), "-i", os.environ["MOLECULE_INVENTORY_FILE"], playbook,
          *args],
         timeout, f"ansible-playbook {playbook}", cwd=ROOT,
-        env=dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0"),
+        # Molecule's environment sends -v's lines to stderr (ansible-compat sets
+        # ANSIBLE_VERBOSE_TO_STDERR): kept on stdout, each stays under its task's heading.
+        env=dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0",
+                 ANSIBLE_VERBOSE_TO_STDERR="False"),
     )  # fmt: skip
 
 

@@ -2,7 +2,8 @@
 `ha` scenario's drills do not run on. Its shape after its converge, the schema on every
 member, a switchover that the old leader follows as a streaming replica, the rotation of
 every cluster password (then a converge that changes nothing: the scenario's idempotence
-check), and a check of a dynamic setting that needs a restart."""
+check), a check of a dynamic setting that needs a restart, and the cluster's roles set
+right again, then a re-run's module calls counted."""
 
 from __future__ import annotations
 
@@ -193,3 +194,43 @@ def test_a_check_of_a_dynamic_setting_that_needs_a_restart_names_the_restarts_an
     for name in MEMBERS:
         assert local_sql(name, "SELECT pg_postmaster_start_time()", "postgres") == started[name]
         assert local_sql(name, "SHOW max_connections", "postgres") != "120"
+
+
+# The module calls of an idempotent re-run of the three members, as
+# tests/site/test_converge.py holds a single server's: a task that reads the hosts again
+# on every run shows here, named. 41 before the replication and rewind roles were judged
+# from one read, and the patroni role took the facts its play had gathered.
+CLUSTER_RE_RUN_MODULE_CALLS = 35
+
+
+def test_the_cluster_roles_are_set_right_again_and_a_re_run_then_calls_few_modules():
+    """The replication and rewind roles are judged from one read on a re-run: one given a
+    power it must not have, a password it must not have, or a grant taken away is set
+    right again on the leader (and on no other member), and the run after that changes
+    nothing and calls no more modules than it did."""
+    lead = leader()
+    damage = (
+        "ALTER ROLE replicator CREATEDB; ALTER ROLE rewinder PASSWORD 'not-the-inventorys';"
+        " REVOKE EXECUTE ON FUNCTION pg_catalog.pg_stat_file(text, boolean) FROM rewinder"
+    )
+    local_sql(lead, damage, "postgres")
+    mended = molecule_playbook("molecule/ha/converge.yml")
+    assert mended.returncode == 0, printed(mended)
+    assert {host: counts["changed"] for host, counts in recaps(mended).items()} == {
+        name: 3 if name == lead else 0 for name in MEMBERS
+    }, printed(mended)
+    assert local_sql(lead, "SELECT rolcreatedb FROM pg_roles WHERE rolname = 'replicator'",
+                     "postgres") == "f"  # fmt: skip
+    granted = (
+        "SELECT has_function_privilege('rewinder', 'pg_catalog.pg_stat_file(text, boolean)',"
+        " 'EXECUTE')"
+    )
+    assert local_sql(lead, granted, "postgres") == "t"
+    password = (SECRETS / ROTATED["patroni_rewind_password"][0]).read_text().strip()
+    assert logs_in(lead, "patroni_rewind_password", password, leader_in(listing(MEMBERS))["Host"])
+
+    again = molecule_playbook("molecule/ha/converge.yml", "-vvv")
+    assert again.returncode == 0, printed(again)
+    assert [counts["changed"] for counts in recaps(again).values()] == [0] * 3, printed(again)
+    calls = waits.module_calls(again.stdout)
+    assert 0 < len(calls) <= CLUSTER_RE_RUN_MODULE_CALLS, "\n".join(calls)
