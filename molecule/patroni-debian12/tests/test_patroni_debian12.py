@@ -2,8 +2,8 @@
 `ha` scenario's drills do not run on. Its shape after its converge, the schema on every
 member, a switchover that the old leader follows as a streaming replica, the rotation of
 every cluster password (then a converge that changes nothing: the scenario's idempotence
-check), a check of a dynamic setting that needs a restart, and the cluster's roles set
-right again, then a re-run's module calls counted."""
+check, the cluster's roles set right again on the way), a check of a dynamic setting that
+needs a restart, and a re-run's module calls counted."""
 
 from __future__ import annotations
 
@@ -106,6 +106,19 @@ PY""",
 }
 
 
+# What the rotation's run finds and sets right on the leader (the roles as they must be:
+# rolcreatedb false, the rewind role's grant there).
+DAMAGE = (
+    "ALTER ROLE replicator CREATEDB;"
+    " REVOKE EXECUTE ON FUNCTION pg_catalog.pg_stat_file(text, boolean) FROM rewinder"
+)
+MENDED = (
+    "SELECT rolcreatedb, has_function_privilege('rewinder',"
+    " 'pg_catalog.pg_stat_file(text, boolean)', 'EXECUTE') FROM pg_roles"
+    " WHERE rolname = 'replicator'"
+)
+
+
 def logs_in(name: str, variable: str, password: str, address: str) -> bool:
     """Whether the login that needs the variable's password succeeds with this one."""
     script = f"read -r pw; {ROTATED[variable][1]}"
@@ -143,8 +156,12 @@ def test_every_cluster_password_rotates_while_the_cluster_serves_and_old_ones_st
     for variable in ROTATED:
         assert logs_in(MEMBERS[0], variable, old[variable], lead["Host"]), variable
 
+    # The same run sets the cluster's roles right, which it judges from one read: the
+    # replication role given a power it must not have, a grant of the rewind role taken.
+    local_sql(lead["Member"], DAMAGE, "postgres")
     rotated = molecule_playbook("molecule/ha/converge.yml", "-e", f"@{settings}")
     assert rotated.returncode == 0, printed(rotated)
+    assert local_sql(lead["Member"], MENDED, "postgres") == "f|t"
     assert sum(counts["changed"] for counts in recaps(rotated).values()) > 0, printed(rotated)
     for password in [*old.values(), *new.values()]:
         for run in (checked, rotated):
@@ -203,32 +220,7 @@ def test_a_check_of_a_dynamic_setting_that_needs_a_restart_names_the_restarts_an
 CLUSTER_RE_RUN_MODULE_CALLS = 35
 
 
-def test_the_cluster_roles_are_set_right_again_and_a_re_run_then_calls_few_modules():
-    """The replication and rewind roles are judged from one read on a re-run: one given a
-    power it must not have, a password it must not have, or a grant taken away is set
-    right again on the leader (and on no other member), and the run after that changes
-    nothing and calls no more modules than it did."""
-    lead = leader()
-    damage = (
-        "ALTER ROLE replicator CREATEDB; ALTER ROLE rewinder PASSWORD 'not-the-inventorys';"
-        " REVOKE EXECUTE ON FUNCTION pg_catalog.pg_stat_file(text, boolean) FROM rewinder"
-    )
-    local_sql(lead, damage, "postgres")
-    mended = molecule_playbook("molecule/ha/converge.yml")
-    assert mended.returncode == 0, printed(mended)
-    assert {host: counts["changed"] for host, counts in recaps(mended).items()} == {
-        name: 3 if name == lead else 0 for name in MEMBERS
-    }, printed(mended)
-    assert local_sql(lead, "SELECT rolcreatedb FROM pg_roles WHERE rolname = 'replicator'",
-                     "postgres") == "f"  # fmt: skip
-    granted = (
-        "SELECT has_function_privilege('rewinder', 'pg_catalog.pg_stat_file(text, boolean)',"
-        " 'EXECUTE')"
-    )
-    assert local_sql(lead, granted, "postgres") == "t"
-    password = (SECRETS / ROTATED["patroni_rewind_password"][0]).read_text().strip()
-    assert logs_in(lead, "patroni_rewind_password", password, leader_in(listing(MEMBERS))["Host"])
-
+def test_a_re_run_of_the_cluster_changes_nothing_and_calls_few_modules():
     again = molecule_playbook("molecule/ha/converge.yml", "-vvv")
     assert again.returncode == 0, printed(again)
     assert [counts["changed"] for counts in recaps(again).values()] == [0] * 3, printed(again)
