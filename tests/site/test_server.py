@@ -4,6 +4,7 @@ what PostgreSQL refuses."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import psycopg2
@@ -67,6 +68,44 @@ def test_a_restart_a_stopped_run_left_waiting_is_done_by_the_next_run(site, tmp_
         restored = site.play(playbook="playbooks/server.yml")
     assert restored.returncode == 0, printed(restored)
     assert site.superuser_value("SHOW max_locks_per_transaction") == "64"
+
+
+def test_a_reload_a_stopped_run_left_waiting_is_done_by_the_next_run(site, tmp_path):
+    """A run that wrote a setting that needs only a reload, then stopped before its handlers
+    reloaded the server (a failed task, a lost host): the next run finds the drop-in as the
+    inventory wants it, so nothing notifies the handlers. Before, it reported no change and
+    the old value stayed in force until some later reload; now a file of the role written
+    after the server last read its configuration (pg_conf_load_time) is read: a reload, no
+    restart."""
+    dropin = drop_in_of(site)
+    written = dropin.read_text()
+    assert written.endswith("\n") and "vacuum_cost_limit" not in written
+    left = written + "vacuum_cost_limit = 300\n"  # the line the template writes
+    started = site.superuser_value("SELECT pg_postmaster_start_time()")
+    try:
+        # What the stopped run left: its drop-in, not read. (The server dates its last
+        # reading to the microsecond, a file to the second: a second apart, as any run's
+        # write and interruption are from the reload before.)
+        time.sleep(1.1)
+        dropin.write_text(left)
+        assert site.superuser_value("SHOW vacuum_cost_limit") == "200"
+        resumed = site.play_with(
+            tmp_path, "server", {"postgresql_settings": {"vacuum_cost_limit": 300}}
+        )
+        assert resumed.returncode == 0, printed(resumed)
+        assert dropin.read_text() == left, "the run wrote the drop-in: it had to find it as it was"
+        wait_for(
+            lambda: site.superuser_value("SHOW vacuum_cost_limit") == "300",
+            10, "the server to read the drop-in",
+        )  # fmt: skip
+        assert site.superuser_value("SELECT pg_postmaster_start_time()") == started
+        assert recap(resumed)["changed"] > 0, printed(resumed)
+    finally:
+        restored = site.play(playbook="playbooks/server.yml")
+    assert restored.returncode == 0, printed(restored)
+    assert site.superuser_value("SHOW vacuum_cost_limit") == "200"
+    again = site.play(playbook="playbooks/server.yml")
+    assert again.returncode == 0 and recap(again)["changed"] == 0, printed(again)
 
 
 def test_a_check_of_a_changed_setting_shows_the_difference_and_changes_nothing(site):
