@@ -20,6 +20,17 @@ def drop_in_of(site) -> Path:
     return Path(f"/etc/postgresql/{VERSION}/{site.cluster}/conf.d/50-backend-db.conf")
 
 
+def left_by_a_stopped_run(site, line: str) -> tuple[Path, str, str]:
+    """The drop-in, as the role wrote it with `line` added (a stopped run's write), and the
+    server's start time: what the two stopped-run tests set up and compare."""
+    dropin = drop_in_of(site)
+    written = dropin.read_text()
+    setting = line.split(" = ")[0]
+    assert written.endswith("\n") and setting not in written
+    started = site.superuser_value("SELECT pg_postmaster_start_time()")
+    return dropin, written + line + "\n", started
+
+
 def test_a_changed_preload_library_list_restarts_the_server_once_and_takes_effect(site, tmp_path):
     started = site.superuser_value("SELECT pg_postmaster_start_time()")
     extra = tmp_path / "extra.json"
@@ -41,11 +52,8 @@ def test_a_restart_a_stopped_run_left_waiting_is_done_by_the_next_run(site, tmp_
     (a failed task, a lost host): the next run finds the drop-in as the inventory wants it,
     so nothing notifies the handlers. Before, it reported no change and the old value stayed
     in force; now the server is asked what waits for a restart before anything is written."""
-    dropin = drop_in_of(site)
-    written = dropin.read_text()
-    assert written.endswith("\n") and "max_locks_per_transaction" not in written
-    left = written + "max_locks_per_transaction = 128\n"  # the line the template writes
-    started = site.superuser_value("SELECT pg_postmaster_start_time()")
+    # The line the template writes.
+    dropin, left, started = left_by_a_stopped_run(site, "max_locks_per_transaction = 128")
     try:
         # What the stopped run left: its drop-in, read by its reload, and no restart.
         dropin.write_text(left)
@@ -77,11 +85,7 @@ def test_a_reload_a_stopped_run_left_waiting_is_done_by_the_next_run(site, tmp_p
     the old value stayed in force until some later reload; now a file of the role written
     after the server last read its configuration (pg_conf_load_time) is read: a reload, no
     restart."""
-    dropin = drop_in_of(site)
-    written = dropin.read_text()
-    assert written.endswith("\n") and "vacuum_cost_limit" not in written
-    left = written + "vacuum_cost_limit = 300\n"  # the line the template writes
-    started = site.superuser_value("SELECT pg_postmaster_start_time()")
+    dropin, left, started = left_by_a_stopped_run(site, "vacuum_cost_limit = 300")
     try:
         # What the stopped run left: its drop-in, not read. (The server dates its last
         # reading to the microsecond, a file to the second: a second apart, as any run's
