@@ -34,12 +34,14 @@ check: setup
 test: setup
 	python -m devtools.lanes test
 
-## lint: ruff, yamllint, ansible-lint (production profile) and the migrations' linters
+## lint: ruff, yamllint, ansible-lint (production profile), the alert rules (promtool)
+## and the migrations' linters
 lint: setup
 	ruff check .
 	ruff format --check models plugins migrations devtools tests scripts molecule roles bench
 	yamllint --strict .
 	ansible-lint
+	promtool check rules monitoring/alerts.yml
 	python scripts/check_migrations.py
 
 ## sanity: ansible-test sanity on the collection as Galaxy receives it (in make test)
@@ -62,7 +64,8 @@ coverage: setup
 ## Debian 12 machine, 12 on a Debian 13 one), what depends on the release: tests/site's
 ## converges (site.yml with that release's PostgreSQL, packages and Python), the modules that
 ## run on the host (alembic_migrate against that release's PostgreSQL, host_snapshot reading
-## its dpkg, apt and os-release) and the migrated schema read from that major's catalog.
+## its dpkg, apt and os-release), the migrated schema read from that major's catalog and the
+## monitoring queries run against that major's statistics views.
 ## Left out, as they do not depend on the host's release: tests/unit (pure Python and the
 ## repository's files); the rest of tests/integration (the migration runner's logic, faults
 ## and revision tooling: Python talking to PostgreSQL through the same drivers and SQL on
@@ -70,7 +73,8 @@ coverage: setup
 ## (its secrets, the variables it refuses, the collection it builds, the packages it builds
 ## for a fleet, the cluster declarations it refuses).
 OTHER_RELEASE_TESTS := -m 'not controller' tests/site tests/integration/test_module.py \
-	tests/integration/test_host_snapshot.py tests/integration/test_schema.py
+	tests/integration/test_host_snapshot.py tests/integration/test_schema.py \
+	tests/integration/test_monitoring_queries.py
 pytest-other-release: setup
 	bash scripts/pytest-in-container.sh other $(OTHER_RELEASE_TESTS)
 

@@ -31,9 +31,9 @@ for package in "${DEBIAN_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \
         || missing+=("$package")
 done
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
 if ((${#missing[@]})); then
-    sudo=""
-    [ "$(id -u)" -eq 0 ] || sudo="sudo"
     echo "setup: installing Debian packages: ${missing[*]}"
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
@@ -43,6 +43,21 @@ fi
 if [ ! -x .venv/bin/python ]; then
     echo "setup: creating .venv"
     python3 -m venv .venv
+fi
+
+# promtool, Prometheus's checker and tester of rule files (make lint, tests/unit), from
+# the release's prometheus package, unpacked into .venv/bin: the package itself would
+# install and start a Prometheus server on this machine, which the tests do not need.
+if [ ! -x .venv/bin/promtool ]; then
+    echo "setup: unpacking promtool from the release's prometheus package"
+    download="$(mktemp -d)"
+    if ! (cd "$download" && apt-get download -qq prometheus >/dev/null 2>&1); then
+        $sudo apt-get update -qq
+        (cd "$download" && apt-get download -qq prometheus >/dev/null)
+    fi
+    dpkg-deb --fsys-tarfile "$download"/prometheus_*.deb | tar -x -C "$download" ./usr/bin/promtool
+    install -m 0755 "$download/usr/bin/promtool" .venv/bin/promtool
+    rm -rf "$download"
 fi
 echo "setup: installing requirements.lock into .venv"
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
