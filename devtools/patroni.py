@@ -9,6 +9,8 @@ from collections.abc import Sequence
 
 import testinfra
 
+from devtools.monitoring import rule_metrics, samples
+
 PATRONICTL = "patronictl --config-file /etc/patroni/config.yml"
 
 
@@ -104,3 +106,31 @@ def local_sql(name: str, sql: str, database: str = "backend") -> str:
     result = member(name).run("runuser -u postgres -- psql -XAtq -d %s -c %s", database, sql)
     assert result.rc == 0, f"{name}: {result.stderr}"
     return result.stdout.strip()
+
+
+# Patroni's /metrics as Prometheus scrapes it: over TLS from its REST API's address,
+# verified against the project CA, no login (a GET is not one of the endpoints the REST
+# API's password guards).
+SCRAPE = (
+    "import ssl, sys, urllib.request, yaml\n"
+    "address = yaml.safe_load(open('/etc/patroni/config.yml'))['restapi']['connect_address']\n"
+    "context = ssl.create_default_context(cafile='/etc/backend-db/ca.crt')\n"
+    "url = 'https://%s/metrics' % address\n"
+    "sys.stdout.write(urllib.request.urlopen(url, context=context, timeout=10).read().decode())\n"
+)
+
+
+def missing_rule_metrics(members: Sequence[str]) -> dict[str, list[str]]:
+    """By member, each metric monitoring/alerts.yml reads from Patroni (job
+    backend_db_patroni) that the member's /metrics does not serve with the cluster's
+    `scope` label, which the rules group by."""
+    missing = {}
+    for name in members:
+        scraped = member(name).run("python3 -c %s", SCRAPE)
+        assert scraped.rc == 0, f"{name}: {scraped.stderr}"
+        missing[name] = [
+            metric
+            for metric in rule_metrics("backend_db_patroni")
+            if not any('scope="' in labels for labels, _ in samples(scraped.stdout, metric))
+        ]
+    return missing

@@ -45,20 +45,26 @@ if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv
 fi
 
-# promtool, Prometheus's checker and tester of rule files (make lint, tests/unit), from
-# the release's prometheus package, unpacked into .venv/bin: the package itself would
-# install and start a Prometheus server on this machine, which the tests do not need.
-if [ ! -x .venv/bin/promtool ]; then
-    echo "setup: unpacking promtool from the release's prometheus package"
+# One program of a package of the release, unpacked into .venv/bin without installing
+# the package, which would install and start a server on this machine that the tests
+# do not need: promtool, Prometheus's checker and tester of rule files (make lint,
+# tests/unit), and the PostgreSQL exporter the alert rules read
+# (tests/integration/test_monitoring_exporter.py runs it against a private server).
+unpack() {
+    local package="$1" path="$2" download
+    [ -x ".venv/bin/${path##*/}" ] && return 0
+    echo "setup: unpacking ${path##*/} from the release's $package package"
     download="$(mktemp -d)"
-    if ! (cd "$download" && apt-get download -qq prometheus >/dev/null 2>&1); then
+    if ! (cd "$download" && apt-get download -qq "$package" >/dev/null 2>&1); then
         $sudo apt-get update -qq
-        (cd "$download" && apt-get download -qq prometheus >/dev/null)
+        (cd "$download" && apt-get download -qq "$package" >/dev/null)
     fi
-    dpkg-deb --fsys-tarfile "$download"/prometheus_*.deb | tar -x -C "$download" ./usr/bin/promtool
-    install -m 0755 "$download/usr/bin/promtool" .venv/bin/promtool
+    dpkg-deb --fsys-tarfile "$download/${package}"_*.deb | tar -x -C "$download" ".$path"
+    install -m 0755 "$download$path" ".venv/bin/${path##*/}"
     rm -rf "$download"
-fi
+}
+unpack prometheus /usr/bin/promtool
+unpack prometheus-postgres-exporter /usr/bin/prometheus-postgres-exporter
 echo "setup: installing requirements.lock into .venv"
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 # pip would byte-compile, one by one, every module it installs, most of them the 15,000

@@ -5,12 +5,10 @@ return one row with the columns their metrics name, and measure what the alerts 
 from __future__ import annotations
 
 import os
-import secrets
 import shutil
 import time
 from pathlib import Path
 
-import psycopg2
 import pytest
 import yaml
 
@@ -19,28 +17,13 @@ from devtools.paths import ROOT
 QUERIES = yaml.safe_load((ROOT / "monitoring/postgres_exporter_queries.yml").read_text())
 
 
-def connect(postgres, user: str = "postgres", password: str | None = None):
-    url = postgres.url(user=user, password=password)
-    return psycopg2.connect(
-        host=url.host, port=url.port, user=url.username, password=url.password, dbname=url.database
-    )
-
-
 @pytest.fixture(scope="module")
-def monitor(postgres):
-    """A connection as a login role with pg_monitor and nothing else, as the exporter's."""
-    name, password = f"monitor_{secrets.token_hex(4)}", secrets.token_urlsafe(18)
-    admin = connect(postgres)
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f"CREATE ROLE {name} LOGIN IN ROLE pg_monitor PASSWORD %s", (password,))
-    connection = connect(postgres, name, password)
+def monitor(monitor_login):
+    """A connection as the monitoring role (tests/integration/conftest.py)."""
+    connection = monitor_login.connect()
     connection.autocommit = True
     yield connection
     connection.close()
-    with admin.cursor() as cursor:
-        cursor.execute(f"DROP ROLE {name}")
-    admin.close()
 
 
 def measured(connection, name: str) -> dict[str, float]:

@@ -37,6 +37,7 @@ from devtools.patroni import (
     listing,
     local_sql,
     member,
+    missing_rule_metrics,
     patronictl,
     settled,
     streaming_from_leader,
@@ -234,6 +235,12 @@ def test_one_leader_and_two_streaming_replicas_one_of_them_synchronous():
     assert all(m["State"] in ("running", "streaming") for m in members), members
     streaming = "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'"
     assert local_sql(leader(), streaming) == "2"
+
+
+def test_patroni_serves_every_metric_the_alert_rules_read():
+    """monitoring/alerts.yml's cluster rules read Patroni's own /metrics: Debian 13's
+    Patroni 4 serves each of them on every member, labelled with the cluster."""
+    assert missing_rule_metrics(MEMBERS) == {name: [] for name in MEMBERS}
 
 
 def test_the_schema_is_at_head_on_every_member():

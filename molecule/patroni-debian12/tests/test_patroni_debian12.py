@@ -21,6 +21,7 @@ from devtools.patroni import (
     leader_of,
     listing,
     local_sql,
+    missing_rule_metrics,
     settled,
     streaming_from_leader,
     switch_over,
@@ -48,6 +49,12 @@ def test_the_members_run_debian_12_with_its_postgresql_patroni_and_etcd(host):
 def test_one_leader_and_two_streaming_replicas_one_of_them_synchronous():
     assert settled(MEMBERS), cluster()
     assert streaming_from_leader(MEMBERS), cluster()
+
+
+def test_patroni_serves_every_metric_the_alert_rules_read():
+    """monitoring/alerts.yml's cluster rules read Patroni's own /metrics: Debian 12's
+    Patroni 3.0 serves each of them on every member, labelled with the cluster."""
+    assert missing_rule_metrics(MEMBERS) == {name: [] for name in MEMBERS}
 
 
 def test_the_schema_is_at_head_on_every_member():
