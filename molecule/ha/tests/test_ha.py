@@ -32,6 +32,7 @@ from devtools import waits
 from devtools.container import install_pgpass, molecule_playbook, secret
 from devtools.patroni import (
     PATRONICTL,
+    SynchronousWatch,
     edit_config,
     leader_of,
     listing,
@@ -762,7 +763,8 @@ def test_a_dynamic_setting_that_differs_from_the_inventory_is_set_back_through_t
 
 def writes_paused_once_at_most(drill: dict, *context: object) -> None:
     """Writes paused once at most, for a switchover (3.8 s on a quiet machine; the target is
-    5 s, the bound leaves room for a loaded CI machine); restarting a replica pauses none.
+    5 s, the bound leaves room for a loaded CI machine); restarting a replica pauses none
+    (the synchronous standby hands that role over first).
 
     A pause of the operation is one over 2 s: a machine at a load of 9 stalls a commit for
     a second or two with nothing restarting (1.2 s seen in the settings drill, which
@@ -852,9 +854,10 @@ def test_a_setting_that_needs_a_restart_restarts_the_replicas_one_at_a_time_then
         # (max_connections may be named too: the drop-in holds it, though Patroni's wins.)
         assert named and "shared_buffers" in named[1].split(", "), text[-3000:]
     assert start_times() == before
-    converged, drill = under_write_load(
-        app_sql, "restart", 4_000_000, lambda: playbook("molecule/ha/converge.yml")
-    )
+    with SynchronousWatch(leading) as watch:
+        converged, drill = under_write_load(
+            app_sql, "restart", 4_000_000, lambda: playbook("molecule/ha/converge.yml")
+        )
     assert converged.returncode == 0, printed(converged)
     assert drill["lost"] == []
     # Every member restarted once, for both settings (before, the drop-in's restart and
@@ -862,6 +865,9 @@ def test_a_setting_that_needs_a_restart_restarts_the_replicas_one_at_a_time_then
     # back before the next went down, the replicas first; the leader last, by handing over
     # to a replica (its demotion restarted it).
     windows = restart_windows(since)
+    # No replica went down while the leader's commits waited for it: the synchronous
+    # standby handed that role to the other replica first.
+    assert watch.named_as_it_went_down(windows) == [], (windows, watch.samples)
     writes_paused_once_at_most(drill, windows, etcd_windows(since))
     assert sorted(name for *_, name in windows) == sorted(joined()), windows
     one_member_down_at_a_time(windows)
@@ -920,12 +926,13 @@ def test_a_rolling_update_restarts_each_component_member_by_member_under_write_l
     assert f"{old_leader}: {handover}" in waits.changed_tasks(checked.stdout)
     assert start_times() == started and leader() == old_leader
     # Nothing newer on offer in the containers' archives: every component restarts anyway.
-    updated, drill = under_write_load(
-        app_sql,
-        "update",
-        2_000_000,
-        lambda: playbook("playbooks/update.yml", "-e", "update_restart=true"),
-    )
+    with SynchronousWatch(old_leader) as watch:
+        updated, drill = under_write_load(
+            app_sql,
+            "update",
+            2_000_000,
+            lambda: playbook("playbooks/update.yml", "-e", "update_restart=true"),
+        )
     assert updated.returncode == 0, printed(updated)
     UPDATE_RESULTS.write_text(
         json.dumps(drill | {"old_leader": old_leader, "new_leader": leader()})
@@ -944,6 +951,7 @@ def test_a_rolling_update_restarts_each_component_member_by_member_under_write_l
     # two at once; etcd restarted on each of its members.
     windows = restart_windows(since)
     assert {name for *_, name in windows} == set(joined()), windows
+    assert watch.named_as_it_went_down(windows) == [], (windows, watch.samples)
     one_member_down_at_a_time(windows)
     assert windows[-1][2] == old_leader, windows
     assert all(etcd_start(name) != etcd_started[name] for name in MEMBERS)
