@@ -20,9 +20,9 @@ NAMES = [rule["alert"] for rule in ALERTS]
 HEALTHY = CASES["tests"][0]
 
 
-def promtool(*args: str) -> subprocess.CompletedProcess:
+def promtool(*args: str, cwd=MONITORING) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [str(BIN / "promtool"), *args], capture_output=True, text=True, cwd=MONITORING, timeout=120
+        [str(BIN / "promtool"), *args], capture_output=True, text=True, cwd=cwd, timeout=120
     )  # fmt: skip
 
 
@@ -39,10 +39,7 @@ def test_a_broken_rule_fails_its_unit_test(tmp_path):
     broken = (MONITORING / "alerts.yml").read_text().replace("> 0.85", "> 0.95")
     (tmp_path / "alerts.yml").write_text(broken)
     (tmp_path / "alerts_test.yml").write_text((MONITORING / "alerts_test.yml").read_text())
-    result = subprocess.run(
-        [str(BIN / "promtool"), "test", "rules", "alerts_test.yml"],
-        capture_output=True, text=True, cwd=tmp_path, timeout=120,
-    )  # fmt: skip
+    result = promtool("test", "rules", "alerts_test.yml", cwd=tmp_path)
     assert result.returncode != 0
     assert "BackendDbConnectionsNearLimit" in result.stdout + result.stderr
 
