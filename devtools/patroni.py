@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
-import threading
 from collections.abc import Sequence
-from datetime import UTC, datetime
 
 import testinfra
 
@@ -108,49 +106,6 @@ def local_sql(name: str, sql: str, database: str = "backend") -> str:
     result = member(name).run("runuser -u postgres -- psql -XAtq -d %s -c %s", database, sql)
     assert result.rc == 0, f"{name}: {result.stderr}"
     return result.stdout.strip()
-
-
-class SynchronousWatch:
-    """Which standby a member's server names in synchronous_standby_names, read every
-    0.3 s in a thread while the block runs: (when read, the value). The leader's commits
-    wait for the standby it names, so a replica restarted while named holds them."""
-
-    def __init__(self, name: str):
-        self.name = name
-        self.samples: list[tuple[datetime, str]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-
-    def _sample(self) -> None:
-        show = ["podman", "exec", self.name, "runuser", "-u", "postgres", "--",
-                "psql", "-XAtq", "-c", "SHOW synchronous_standby_names"]  # fmt: skip
-        while not self._stop.is_set():
-            read = subprocess.run(show, capture_output=True, text=True, timeout=30, check=False)
-            if read.returncode == 0:
-                self.samples.append((datetime.now(UTC), read.stdout.strip()))
-            self._stop.wait(0.3)
-
-    def __enter__(self) -> SynchronousWatch:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def named_as_it_went_down(self, windows: Sequence[tuple[str, str, str]]) -> list[tuple]:
-        """The restarts (down, back, member: journald's ISO times) of members other than
-        the watched one that the server still named when last read before they went down,
-        with that value; a restart with no reading in the 5 s before it counts as named."""
-        named = []
-        for down, back, name in windows:
-            if name == self.name:
-                continue
-            went = datetime.fromisoformat(down)
-            before = [value for at, value in self.samples if 0 <= (went - at).total_seconds() <= 5]
-            if not before or name in before[-1]:
-                named.append((down, back, name, before[-1:]))
-        return named
 
 
 # Patroni's /metrics as Prometheus scrapes it: over TLS from its REST API's address,

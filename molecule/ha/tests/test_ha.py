@@ -32,7 +32,6 @@ from devtools import waits
 from devtools.container import install_pgpass, molecule_playbook, secret
 from devtools.patroni import (
     PATRONICTL,
-    SynchronousWatch,
     edit_config,
     leader_of,
     listing,
@@ -816,6 +815,26 @@ def etcd_windows(since: str) -> list[tuple[str, ...]]:
     return journal_windows("etcd", MEMBERS, "Stopping etcd", "Started etcd", since)
 
 
+SYNCHRONOUS = re.compile(r'standby "([^"]+)" is now a synchronous standby')
+
+
+def synchronous_as_they_went_down(leading: str, windows) -> list[tuple[str, ...]]:
+    """The replicas' restarts (down, back, member) that began while the leader's server
+    still waited for that member's acknowledgement: the last of the leader's announcements
+    of a new synchronous standby (its walsender's "standby ... is now a synchronous
+    standby", at the first commit it acknowledges) before the restart named it."""
+    logged = member(leading).run("journalctl -u patroni --no-pager -o short-iso-precise")
+    assert logged.rc == 0, logged.stderr
+    announced = [(line.split()[0], found[1]) for line in logged.stdout.splitlines()
+                 if (found := SYNCHRONOUS.search(line))]  # fmt: skip
+    named = []
+    for down, back, name in windows:
+        before = [who for at, who in announced if at < down]
+        if name != leading and before and before[-1] == name:
+            named.append((down, back, name))
+    return named
+
+
 def one_member_down_at_a_time(windows: list[tuple[str, str, str]]) -> None:
     """Each restart ended before the next began."""
     for (_, back, _), (down, _, _) in itertools.pairwise(windows):
@@ -854,10 +873,9 @@ def test_a_setting_that_needs_a_restart_restarts_the_replicas_one_at_a_time_then
         # (max_connections may be named too: the drop-in holds it, though Patroni's wins.)
         assert named and "shared_buffers" in named[1].split(", "), text[-3000:]
     assert start_times() == before
-    with SynchronousWatch(leading) as watch:
-        converged, drill = under_write_load(
-            app_sql, "restart", 4_000_000, lambda: playbook("molecule/ha/converge.yml")
-        )
+    converged, drill = under_write_load(
+        app_sql, "restart", 4_000_000, lambda: playbook("molecule/ha/converge.yml")
+    )
     assert converged.returncode == 0, printed(converged)
     assert drill["lost"] == []
     # Every member restarted once, for both settings (before, the drop-in's restart and
@@ -867,7 +885,7 @@ def test_a_setting_that_needs_a_restart_restarts_the_replicas_one_at_a_time_then
     windows = restart_windows(since)
     # No replica went down while the leader's commits waited for it: the synchronous
     # standby handed that role to the other replica first.
-    assert watch.named_as_it_went_down(windows) == [], (windows, watch.samples)
+    assert synchronous_as_they_went_down(leading, windows) == [], windows
     writes_paused_once_at_most(drill, windows, etcd_windows(since))
     assert sorted(name for *_, name in windows) == sorted(joined()), windows
     one_member_down_at_a_time(windows)
@@ -926,13 +944,12 @@ def test_a_rolling_update_restarts_each_component_member_by_member_under_write_l
     assert f"{old_leader}: {handover}" in waits.changed_tasks(checked.stdout)
     assert start_times() == started and leader() == old_leader
     # Nothing newer on offer in the containers' archives: every component restarts anyway.
-    with SynchronousWatch(old_leader) as watch:
-        updated, drill = under_write_load(
-            app_sql,
-            "update",
-            2_000_000,
-            lambda: playbook("playbooks/update.yml", "-e", "update_restart=true"),
-        )
+    updated, drill = under_write_load(
+        app_sql,
+        "update",
+        2_000_000,
+        lambda: playbook("playbooks/update.yml", "-e", "update_restart=true"),
+    )
     assert updated.returncode == 0, printed(updated)
     UPDATE_RESULTS.write_text(
         json.dumps(drill | {"old_leader": old_leader, "new_leader": leader()})
@@ -951,7 +968,7 @@ def test_a_rolling_update_restarts_each_component_member_by_member_under_write_l
     # two at once; etcd restarted on each of its members.
     windows = restart_windows(since)
     assert {name for *_, name in windows} == set(joined()), windows
-    assert watch.named_as_it_went_down(windows) == [], (windows, watch.samples)
+    assert synchronous_as_they_went_down(old_leader, windows) == [], windows
     one_member_down_at_a_time(windows)
     assert windows[-1][2] == old_leader, windows
     assert all(etcd_start(name) != etcd_started[name] for name in MEMBERS)
