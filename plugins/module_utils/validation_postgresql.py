@@ -214,9 +214,8 @@ def _server_errors(v: dict) -> list[str]:
         UNIT,
         "systemd unit name",
     )
-    errors += name_errors(
-        "postgresql_extra_packages", v.get("postgresql_extra_packages"), PACKAGE, "package name"
-    )
+    for packages in ("postgresql_extra_packages", "postgresql_snapshot_extra_packages"):
+        errors += name_errors(packages, v.get(packages), PACKAGE, "package name")
     return errors
 
 

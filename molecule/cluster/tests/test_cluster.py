@@ -117,6 +117,22 @@ def test_the_hosts_run_different_releases_with_python_packages_built_for_each():
     assert [path.strip().rsplit("/", 1)[-1] for path in pythons] == ["python3.13", "python3.11"]
 
 
+def test_the_first_converge_started_the_server_once_with_its_settings_and_restarted_it_never():
+    """The package made no cluster of its own (the role's createcluster.d says so); the
+    role made it, wrote every setting (the backup role's archiving among them) and started
+    it once; the converge that followed changed nothing (before: the package's cluster
+    started with the distribution's settings, then restarted for the role's, then again
+    for archiving)."""
+    db = testinfra.get_host(f"podman://{DB}")
+    made = db.file("/etc/postgresql-common/createcluster.d/50-backend-db.conf")
+    assert "create_main_cluster = false" in made.content_string
+    log = db.file("/var/log/postgresql/postgresql-17-main.log").content_string
+    assert log.count("database system is ready to accept connections") == 1, log[-3000:]
+    assert "received fast shutdown request" not in log, log[-3000:]
+    listed = db.run("pg_lsclusters --no-header").stdout.split()
+    assert listed[:4] == ["17", "main", "5432", "online"], listed
+
+
 def test_the_server_started_without_package_lists_and_the_converge_fetched_them():
     # prepare.yml deleted them; installing PostgreSQL needed them back.
     db = testinfra.get_host(f"podman://{DB}")
@@ -132,9 +148,10 @@ def test_a_first_run_with_a_library_postgresql_lacks_stops_before_any_file_of_th
     """site.yml on a host without PostgreSQL (the outsider, made a database server here,
     last: the tests above need it a client only) with a library to preload that its
     release's PostgreSQL does not have. The run installs the packages, then stops naming
-    the library before the server's configuration is written; the distribution's cluster
-    runs as installed (before: a first run could not know the library was missing, wrote
-    it into the drop-in, and the restart left the server down)."""
+    the library before the server's configuration is written, and before any cluster is
+    made: the package made none, as the role asked (before: a first run could not know the
+    library was missing, wrote it into the drop-in, and the restart left the server down;
+    then the package's own cluster ran as installed)."""
     inventory = tmp_path / "outsider-as-server.yml"
     inventory.write_text(f"dbservers:\n  hosts:\n    {OUTSIDER}:\n")
     settings = tmp_path / "settings.json"
@@ -154,5 +171,5 @@ def test_a_first_run_with_a_library_postgresql_lacks_stops_before_any_file_of_th
     assert "nothing else was changed" in folded and "Traceback" not in folded
     host = testinfra.get_host(f"podman://{OUTSIDER}")
     assert host.package("postgresql-15").is_installed
-    assert not host.file("/etc/postgresql/15/main/conf.d/50-backend-db.conf").exists
-    assert host.service("postgresql@15-main").is_running
+    assert not host.file("/etc/postgresql/15/main").exists
+    assert host.run("pg_lsclusters --no-header").stdout.strip() == ""
