@@ -131,6 +131,13 @@ def test_the_first_converge_started_the_server_once_with_its_settings_and_restar
     assert "received fast shutdown request" not in log, log[-3000:]
     listed = db.run("pg_lsclusters --no-header").stdout.split()
     assert listed[:4] == ["17", "main", "5432", "online"], listed
+    # In the locale Debian's package gives a host without /etc/default/locale (this image).
+    made_in = db.run(
+        "runuser -u postgres -- psql -XAtq -c %s",
+        "SELECT pg_encoding_to_char(encoding), datcollate FROM pg_database"
+        " WHERE datname = 'template1'",
+    )
+    assert made_in.stdout.strip() == "UTF8|C.UTF-8", made_in.stdout + made_in.stderr
 
 
 def test_the_server_started_without_package_lists_and_the_converge_fetched_them():
