@@ -312,18 +312,20 @@ def _apply(config, connection, request, direction, destination, sql, tables, con
         existing = existing_tables(connection, tables, constraints)
         if existing:
             # One statement for every lock, bounded as a whole by the attempt's timeout.
+            # The revision's own statement timeout is set in the same message: sent on its
+            # own, that SET would run under the attempt's timeout (its timer starts with
+            # the statement), and a busy machine that kept the backend off the CPU that
+            # long cancelled it, failing the revision instead of retrying it.
             connection.exec_driver_sql(f"SET LOCAL statement_timeout = {wait}")
             try:
                 connection.exec_driver_sql(
-                    f"LOCK TABLE {', '.join(existing)} IN ACCESS EXCLUSIVE MODE"
+                    f"LOCK TABLE {', '.join(existing)} IN ACCESS EXCLUSIVE MODE;"
+                    f" SET LOCAL statement_timeout = {milliseconds(request.statement_timeout)}"
                 )
             except DBAPIError as exc:
-                # Cancelled by the statement timeout, it was still only waiting for locks.
+                # Cancelled by the attempt's timeout, it had not yet started the revision.
                 exc.waiting_for_locks = True
                 raise
-            connection.exec_driver_sql(
-                f"SET LOCAL statement_timeout = {milliseconds(request.statement_timeout)}"
-            )
         # Alembic sees a transaction already open and runs the revision inside it, bounded
         # in time once it holds locks on tables others use.
         holding = (
