@@ -190,17 +190,23 @@ ROLE_ATTRIBUTES = {
 
 
 def role_in_place(
-    rows: list, name: str, password: str, flags: str, connection_limit: int | None = None
+    rows: list, name: str, password: str | None, flags: str, connection_limit: int | None = None
 ) -> bool:
     """Whether the role is in place as a task would leave it, so that the task need not run.
 
     `rows` are pg_authid rows (rolname, rolpassword and the attribute columns); `flags`
     the role's attributes as postgresql_user's role_attr_flags writes them (LOGIN,NOINHERIT);
     a connection limit of None is not compared. The password must match the verifier in
-    place, which a changed, rotated or missing password does not.
+    place, which a changed, rotated or missing password does not; a password of None
+    says the role has none (it logs in with a certificate), and then it must hold none.
     """
     row = next((row for row in rows if row.get("rolname") == name), None)
-    if row is None or not scram_matches(str(password), row.get("rolpassword")):
+    if row is None:
+        return False
+    if password is None:
+        if row.get("rolpassword"):
+            return False
+    elif not scram_matches(str(password), row.get("rolpassword")):
         return False
     for flag in filter(None, (part.strip().upper() for part in flags.split(","))):
         wanted = not flag.startswith("NO") or flag[2:] not in ROLE_ATTRIBUTES

@@ -225,6 +225,13 @@ memory_mb:
   returned: always
   type: int
   sample: 24105
+cpus:
+  description:
+    - The processors the host gives its processes - those the module may run on, or
+      fewer when a control group's quota (C(cpu.max)) allows less, rounded up.
+  returned: always
+  type: int
+  sample: 4
 """
 
 import glob  # noqa: E402
@@ -278,6 +285,24 @@ def memory_mb(meminfo: str = MEMINFO, limits: tuple[str, ...] = MEMORY_LIMITS) -
         except (OSError, ValueError):
             continue
     return min(sizes) if sizes else None
+
+
+CPU_QUOTA = "/sys/fs/cgroup/cpu.max"
+
+
+def cpus(quota_path: str = CPU_QUOTA) -> int:
+    """The processors this process may run on, or a control group's lower quota."""
+    count = (
+        len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    )
+    try:
+        with open(quota_path, encoding="ascii") as handle:
+            quota, period = handle.read().split()[:2]
+        if quota != "max":
+            count = min(count, max(1, -(-int(quota) // int(period))))
+    except (OSError, ValueError):
+        pass
+    return count
 
 
 def os_release(candidates: tuple[str, ...] = OS_RELEASE) -> dict:
@@ -455,6 +480,7 @@ def main() -> None:
         },
         fqdn=socket.getfqdn(),
         memory_mb=memory_mb(),
+        cpus=cpus(),
     )
 
 

@@ -117,6 +117,10 @@ def test_memory_is_what_the_kernel_says_or_the_control_groups_lower_limit():
     assert snapshot()["memory_mb"] == host_memory_mb()
 
 
+def test_the_processors_are_those_the_module_may_run_on():
+    assert snapshot()["cpus"] == len(os.sched_getaffinity(0))
+
+
 def test_services_are_read_only_where_systemd_runs():
     result = snapshot("services=backend-db-no-such-unit")
     if result["systemd"]:

@@ -145,6 +145,15 @@ def test_a_role_is_in_place_only_with_its_password_every_attribute_and_its_conne
     assert role_in_place([APP_ROW], "backend_app", PASSWORD, APP_FLAGS.removesuffix(",NOINHERIT"))
 
 
+def test_a_role_without_a_password_is_in_place_only_while_it_holds_none():
+    # PgBouncer's lookup role logs in with a certificate: a password set on it by hand
+    # would let it log in another way, so the role's task runs and clears it.
+    no_password = APP_ROW | {"rolpassword": None}
+    assert role_in_place([no_password], "backend_app", None, APP_FLAGS, 40)
+    assert not role_in_place([APP_ROW], "backend_app", None, APP_FLAGS, 40)
+    assert not role_in_place([no_password | {"rolsuper": True}], "backend_app", None, APP_FLAGS)
+
+
 def make_ca(tmp_path, name: str) -> tuple[str, str]:
     key, cert = tmp_path / f"{name}.key", tmp_path / f"{name}.crt"
     subprocess.run(
