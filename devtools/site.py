@@ -78,6 +78,9 @@ class Site:
         self.retired_passwords: list[str] = []
         self.ca_cert = Path(f"/etc/backend-db/{self.cluster}-ca.crt")
         self.backup_config = Path(f"/etc/pgbackrest/{self.cluster}.conf")
+        # PgBouncer of its own, on a free port, with settings (and so a pid file) of its name.
+        self.pgbouncer_port = free_port()
+        self.pgbouncer_config = Path(f"/etc/pgbouncer/{self.cluster}.ini")
         self.vars_file = workdir / "vars.json"
         self.vars_file.write_text(
             json.dumps(
@@ -89,6 +92,8 @@ class Site:
                     "app_database_monitor_password": self.monitor_password,
                     # The machine's own CA certificate (make site's) stays as it is.
                     "postgresql_ca_cert_path": str(self.ca_cert),
+                    "pgbouncer_port": self.pgbouncer_port,
+                    "pgbouncer_config_path": str(self.pgbouncer_config),
                 }
             )
         )
@@ -199,11 +204,38 @@ class Site:
             connect_timeout=5,
         )
 
+    def connect_pooled(
+        self,
+        user: str = "backend_app",
+        password: str | None = None,
+        database: str = "backend",
+        sslmode: str = "verify-full",
+    ):
+        """A connection through the site's PgBouncer, verifying its certificate."""
+        return psycopg2.connect(
+            host="localhost",
+            port=self.pgbouncer_port,
+            user=user,
+            dbname=database,
+            sslmode=sslmode,
+            sslrootcert=str(self.ca_cert),
+            password=self.app_password if password is None else password,
+            connect_timeout=10,
+        )
+
     def log(self) -> str:
         path = Path(f"/var/log/postgresql/postgresql-{VERSION}-{self.cluster}.log")
         return path.read_text(errors="replace") if path.exists() else ""
 
     def destroy(self) -> None:
+        pidfile = f"/var/run/postgresql/{self.cluster}.pid"
+        subprocess.run(
+            ["start-stop-daemon", "--stop", "--quiet", "--oknodo", "--retry", "10",
+             "--pidfile", pidfile, "--exec", "/usr/sbin/pgbouncer"],
+            capture_output=True,
+        )  # fmt: skip
+        self.pgbouncer_config.unlink(missing_ok=True)
+        Path(f"/var/log/postgresql/{self.cluster}.log").unlink(missing_ok=True)
         drop_cluster(VERSION, self.cluster)
         self.ca_cert.unlink(missing_ok=True)
         # The stanza's configuration, repository, spool and logs (the cluster is the stanza).
@@ -270,9 +302,13 @@ class Site:
             password=self.monitor_password, sslmode="verify-full", sslrootcert=str(self.ca_cert),
         )  # fmt: skip
 
-    def superuser_rows(self, sql: str, params: tuple = ()) -> list[tuple]:
+    def superuser_rows(
+        self, sql: str, params: tuple = (), database: str = "postgres"
+    ) -> list[tuple]:
         """Rows of `sql`, run as postgres over the cluster's socket (peer, as root)."""
-        connection = psycopg2.connect(host="/var/run/postgresql", port=self.port, user="postgres")
+        connection = psycopg2.connect(
+            host="/var/run/postgresql", port=self.port, user="postgres", dbname=database
+        )
         try:
             with connection.cursor() as cursor:
                 cursor.execute(sql, params)

@@ -27,13 +27,13 @@ options:
     description: The role whose variables these are.
     type: str
     required: true
-    choices: [postgresql, app_database, backup, migrations, haproxy, patroni]
+    choices: [postgresql, app_database, backup, migrations, haproxy, patroni, pgbouncer]
   context:
     description:
       - What the role's checks need to know of the play, by role - C(app_database)
         C(offered_extensions); C(backup) C(host), C(inventory), C(play_hosts),
         C(cluster), C(members), C(hostvars); C(migrations) C(play_hosts); C(haproxy)
-        C(clusters), C(groups).
+        C(clusters), C(groups); C(pgbouncer) C(postgresql_port).
     type: dict
     default: {}
 """
@@ -69,6 +69,7 @@ from ansible_collections.backend_db.postgresql.plugins.module_utils.validation_r
     haproxy_errors,
     migrations_errors,
     patroni_errors,
+    pgbouncer_errors,
 )
 
 CHECKS = {
@@ -78,13 +79,14 @@ CHECKS = {
     "migrations": migrations_errors,
     "haproxy": haproxy_errors,
     "patroni": patroni_errors,
+    "pgbouncer": pgbouncer_errors,
 }
 
 
 # The roles that write the shared values (backend_*) into files, commands or SQL: each
 # checks them with its own variables (the postgresql role first on a server, so one run
 # names every problem of the server's).
-SHARED_READERS = ("postgresql", "patroni", "haproxy", "migrations")
+SHARED_READERS = ("postgresql", "patroni", "haproxy", "migrations", "pgbouncer")
 
 
 def variable_errors(variables, role, context=None):

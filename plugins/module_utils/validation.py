@@ -199,11 +199,20 @@ def shared_errors(variables: dict) -> list[str]:
     ]
     if not errors:
         errors += path_errors("backend_ca_cert_path", v.get("backend_ca_cert_path"))
-    for name in ("backend_postgresql_port", "backend_patroni_restapi_port"):
+    for name in (
+        "backend_postgresql_port",
+        "backend_patroni_restapi_port",
+        "backend_pgbouncer_port",
+    ):
         errors += port_errors(name, v.get(name))
-    # The roles a cluster's members use between them: the postgresql role admits them,
-    # the patroni role creates them.
-    for name in ("backend_replication_user", "backend_rewind_user"):
+    if str(v.get("backend_pgbouncer_port")) == str(v.get("backend_postgresql_port")):
+        errors.append(
+            "backend_pgbouncer_port must differ from backend_postgresql_port: PgBouncer and"
+            " PostgreSQL listen on the same host"
+        )
+    # The roles a cluster's members use between them (the postgresql role admits them,
+    # the patroni role creates them), and PgBouncer's lookup role.
+    for name in ("backend_replication_user", "backend_rewind_user", "backend_pooler_user"):
         value = v.get(name)
         broken = _control_characters(name, value)
         if broken:

@@ -202,12 +202,8 @@ def _server_errors(v: dict) -> list[str]:
         )
     errors += name_errors("postgresql_ssl_names", v.get("postgresql_ssl_names"), HOST, "host name")
     # Paths the snapshot reads (never writes): {version} stands for the server's major.
-    errors += name_errors(
-        "postgresql_snapshot_extra_paths",
-        v.get("postgresql_snapshot_extra_paths"),
-        READ_PATH,
-        "absolute path",
-    )
+    for paths in ("postgresql_snapshot_extra_paths", "postgresql_snapshot_extra_reads"):
+        errors += name_errors(paths, v.get(paths), READ_PATH, "absolute path")
     errors += name_errors(
         "postgresql_snapshot_extra_services",
         v.get("postgresql_snapshot_extra_services"),

@@ -1,4 +1,5 @@
-"""What the app_database, backup, migrations, haproxy and patroni roles' variables may say.
+"""What the variables of the roles app_database, backup, migrations, haproxy, patroni and
+pgbouncer may say.
 
 Each function takes a role's variables by name (all its argument_specs options, as the
 inventory set them) and what the checks need to know of the play (its hosts, the
@@ -17,6 +18,7 @@ from ansible_collections.backend_db.postgresql.plugins.module_utils.validation i
     counts_errors,
     each_errors,
     is_address,
+    is_network,
     name_errors,
     path_errors,
     port_errors,
@@ -306,6 +308,53 @@ def haproxy_errors(variables: dict, context: dict) -> list[str]:
     )
     errors += path_errors("haproxy_ca_cert_path", v.get("haproxy_ca_cert_path"))
     return errors + certificate_errors("haproxy_ca_certificate", v.get("haproxy_ca_certificate"))
+
+
+def pgbouncer_errors(variables: dict, context: dict) -> list[str]:
+    """context: postgresql_port, the port of the server PgBouncer stands in front of."""
+    v = variables
+    errors = control_errors(v, "pgbouncer_")
+    errors += port_errors("pgbouncer_port", v.get("pgbouncer_port"))
+    if str(v.get("pgbouncer_port")) == str(context.get("postgresql_port")):
+        errors.append(
+            f"pgbouncer_port is {shown(v.get('pgbouncer_port'))}, the server's own port:"
+            " give PgBouncer another (6432 by default)"
+        )
+    addresses = v.get("pgbouncer_listen_addresses")
+    errors += each_errors(
+        "pgbouncer_listen_addresses", addresses, is_address, "*, an IP address or a host name",
+        "addresses",
+    )  # fmt: skip
+    if isinstance(addresses, list) and not addresses:
+        errors.append("pgbouncer_listen_addresses must name at least one address")
+    errors += each_errors(
+        "pgbouncer_client_networks", v.get("pgbouncer_client_networks"), is_network,
+        "a CIDR network such as 10.0.0.0/24 (host bits zero)",
+        "CIDR networks such as [10.0.0.0/24]",
+    )  # fmt: skip
+    roles = v.get("pgbouncer_client_roles")
+    errors += name_errors("pgbouncer_client_roles", roles, NAME, "role name")
+    if isinstance(roles, list) and "postgres" in roles:
+        errors.append(
+            "pgbouncer_client_roles may not name postgres: the superuser never logs in over TCP"
+        )
+    databases = v.get("pgbouncer_databases")
+    errors += each_errors(
+        "pgbouncer_databases", databases, lambda name: isinstance(name, str)
+        and IDENTIFIER.match(name) is not None, "a lower-case SQL identifier", "database names",
+    )  # fmt: skip
+    errors += counts_errors(
+        v, ("pgbouncer_max_user_connections", "pgbouncer_max_client_conn",
+            "pgbouncer_query_wait_timeout"),
+    )  # fmt: skip
+    errors += counts_errors(v, ("pgbouncer_pool_size", "pgbouncer_session_pool_size"), 0)
+    errors += path_errors("pgbouncer_config_path", v.get("pgbouncer_config_path"))
+    if not errors and not str(v["pgbouncer_config_path"]).endswith(".ini"):
+        errors.append(
+            f"pgbouncer_config_path must end .ini, not {shown(v['pgbouncer_config_path'])}:"
+            " its name names PgBouncer's pid and log files"
+        )
+    return errors
 
 
 def patroni_errors(variables: dict, context: dict) -> list[str]:

@@ -50,7 +50,8 @@ def test_runtime_role_cannot_change_the_schema_or_the_cluster(site, statement, r
 
 ATTRIBUTES = (
     "SELECT rolname, rolcanlogin, rolcreatedb, rolcreaterole, rolinherit, rolconnlimit"
-    " FROM pg_roles WHERE rolname IN ('backend_owner', 'backend_app', 'backend_monitor')"
+    " FROM pg_roles WHERE rolname IN ('backend_owner', 'backend_app', 'backend_monitor',"
+    " 'backend_pgbouncer')"
     " ORDER BY rolname"
 )
 OWNER = "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'backend'"
@@ -67,14 +68,20 @@ def test_roles_and_the_database_changed_behind_the_sites_back_are_set_back_by_a_
         cursor.execute("ALTER ROLE backend_monitor CREATEROLE")
         cursor.execute("ALTER ROLE backend_owner NOLOGIN")
         cursor.execute("ALTER DATABASE backend OWNER TO postgres")
+        # PgBouncer's lookup role logs in with the host's certificate only: a password
+        # given to it by hand is taken away.
+        cursor.execute("ALTER ROLE backend_pgbouncer PASSWORD 'set-by-hand-123' CREATEDB")
     connection.close()
     result = site.play()
     assert result.returncode == 0, printed(result)
     changed = changed_tasks(result.stdout)
     for task in ("The owner role exists", "The runtime role exists", "The monitoring role exists",
-                 "The application database exists"):  # fmt: skip
+                 "The application database exists", "PgBouncer's lookup role exists"):  # fmt: skip
         assert any(task in name for name in changed), changed
     assert (site.superuser_rows(ATTRIBUTES), site.superuser_value(OWNER)) == before
+    assert site.superuser_value(
+        "SELECT rolpassword IS NULL FROM pg_authid WHERE rolname = 'backend_pgbouncer'"
+    )
 
 
 def test_runtime_role_cannot_connect_to_another_database(site):

@@ -146,12 +146,15 @@ def new_ca(directory, name: str) -> str:
 
 
 def verified(site, ca_file) -> None:
-    """A client that trusts only the CAs in ca_file connects with verify-full."""
-    psycopg2.connect(
-        host="127.0.0.1", port=site.port, user="backend_app", dbname="backend",
-        password=site.secret("backend_app"), sslmode="verify-full", sslrootcert=str(ca_file),
-        connect_timeout=5,
-    ).close()  # fmt: skip
+    """A client that trusts only the CAs in ca_file connects with verify-full, to the
+    server and through PgBouncer (which took the server's new certificate and CA bundle up
+    in the same run, and verifies the server with that bundle)."""
+    for port in (site.port, site.pgbouncer_port):
+        psycopg2.connect(
+            host="127.0.0.1", port=port, user="backend_app", dbname="backend",
+            password=site.secret("backend_app"), sslmode="verify-full", sslrootcert=str(ca_file),
+            connect_timeout=5,
+        ).close()  # fmt: skip
 
 
 def test_the_ca_rolls_over_with_both_cas_trusted_meanwhile(site, tmp_path):

@@ -30,6 +30,7 @@ RUN_VALUES = {
         "postgresql_ca_dir": "/srv/inventory/.secrets/ca",
         # As playbooks/server.yml passes them: the server's major as {version}.
         "postgresql_snapshot_extra_paths": ["/etc/postgresql/{version}/main/conf.d/60-backup.conf"],
+        "postgresql_snapshot_extra_reads": ["/etc/pgbouncer/pgbouncer.ini"],
     },
     "app_database": {
         "app_database_owner_password": PASSWORD,
@@ -54,6 +55,14 @@ RUN_VALUES = {
         "migrations_run_on": "db1",
     },
     "haproxy": {"haproxy_cluster": "pg", "haproxy_ca_certificate": ""},
+    "pgbouncer": {
+        "pgbouncer_port": 6432,
+        "pgbouncer_listen_addresses": ["localhost"],
+        "pgbouncer_databases": ["backend"],
+        "pgbouncer_client_networks": ["10.0.0.0/24"],
+        "pgbouncer_client_roles": ["backend_owner", "backend_app"],
+        "pgbouncer_max_user_connections": 50,
+    },
     "patroni": {
         "patroni_address": "10.0.0.5",
         "patroni_secrets_dir": "/srv/inventory/.secrets/patroni",
@@ -78,6 +87,7 @@ CONTEXTS = {
     },
     "migrations": {"play_hosts": ["db1"]},
     "haproxy": {"clusters": ["pg"], "groups": {"pg": ["db1", "db2", "db3"]}},
+    "pgbouncer": {"postgresql_port": 5432},
     "patroni": {},
 }
 # Variables in which a quote is allowed, and why: nothing writes them where it could
@@ -282,3 +292,18 @@ def test_the_lookup_gives_every_variable_of_a_role_with_this_runs_value(lookup):
 def test_a_role_whose_argument_specs_cannot_be_read_is_named(tmp_path):
     with pytest.raises(AnsibleError, match=r"argument specs .* cannot be read"):
         option_names(str(tmp_path))
+
+
+def test_pgbouncer_on_the_servers_port_or_with_settings_that_name_no_pid_file_is_refused():
+    assert errors("pgbouncer", pgbouncer_port=5432) == [
+        "pgbouncer_port is 5432, the server's own port: give PgBouncer another (6432 by default)"
+    ]
+    assert errors("pgbouncer", pgbouncer_config_path="/etc/pgbouncer/main.conf") == [
+        "pgbouncer_config_path must end .ini, not /etc/pgbouncer/main.conf: its name names"
+        " PgBouncer's pid and log files"
+    ]
+    assert errors("pgbouncer", pgbouncer_listen_addresses=[]) == [
+        "pgbouncer_listen_addresses must name at least one address"
+    ]
+    found = errors("postgresql", backend_pgbouncer_port=5432)
+    assert "backend_pgbouncer_port must differ from backend_postgresql_port" in found[0], found

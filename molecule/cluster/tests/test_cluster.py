@@ -38,9 +38,10 @@ def client(name: str):
         sslmode: str = "require",
         user: str = "backend_app",
         database: str = "backend",
+        port: int = 5432,
     ):
         dsn = (
-            f"host={address(DB)} port=5432 dbname={database} user={user} "
+            f"host={address(DB)} port={port} dbname={database} user={user} "
             f"sslmode={sslmode} connect_timeout=5"
         )
         return host.run("psql -XAtq -v ON_ERROR_STOP=1 %s -c %s", dsn, sql)
@@ -74,6 +75,29 @@ def test_the_application_host_has_the_ca_its_migration_verified_the_server_with(
     # The role wrote the inventory's CA certificate where the migration's ca_cert points.
     verified = app(sslmode="verify-full sslrootcert=/etc/backend-db/ca.crt")
     assert verified.rc == 0, verified.stderr
+
+
+def test_the_application_host_reaches_the_server_through_pgbouncer_with_tls_verified_both_ways(app):
+    # Through PgBouncer (6432) with the certificate the inventory supplied; PgBouncer logs
+    # in as the client from the server's own host, over TLS it verified, and looked the
+    # client's verifier up as its lookup role, which logs in with that certificate.
+    result = app(
+        "SELECT current_user, host(inet_client_addr()), ssl FROM pg_stat_ssl"
+        " WHERE pid = pg_backend_pid()",
+        sslmode="verify-full sslrootcert=/etc/backend-db/ca.crt",
+        port=6432,
+    )
+    assert result.rc == 0, result.stderr
+    assert result.stdout.strip() == "backend_app|127.0.0.1|t"
+
+
+def test_pgbouncer_refuses_a_host_outside_the_allowed_networks_and_plain_tcp(app, outsider):
+    # PgBouncer logs in from the server's host, so its own pg_hba.conf keeps others out.
+    refused = outsider(sslmode="require", port=6432)
+    # Debian 13's PgBouncer 1.24 (1.18 says "login rejected").
+    assert refused.rc != 0 and "no authentication method is found" in refused.stderr, refused.stderr
+    plain = app(sslmode="disable", port=6432)
+    assert plain.rc != 0 and "SSL required" in plain.stderr, plain.stderr
 
 
 def test_application_host_without_tls_is_refused(app):
