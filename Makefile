@@ -92,6 +92,7 @@ bench: setup image
 	python bench/noop_check.py --runs 21
 	python bench/online_migration.py
 	python bench/hot_queries.py
+	python bench/pgbouncer.py
 	python bench/backup.py
 	bash bench/converge.sh
 	python bench/ha.py
