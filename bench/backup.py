@@ -23,12 +23,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -39,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.hot_queries import fill, sizes_at  # noqa: E402
 from devtools.pgserver import free_port  # noqa: E402
-from devtools.site import VERSION, Site, recap  # noqa: E402
+from devtools.site import VERSION, Site, provisioned, recap  # noqa: E402
 
 
 def timed(site: Site, *args: str, playbook: str = "site.yml") -> float:
@@ -63,74 +60,71 @@ def main() -> int:
     parser.add_argument("--scale", type=float, default=0.1)
     parser.add_argument("--reruns", type=int, default=5)
     args = parser.parse_args()
-    workdir = Path(tempfile.mkdtemp(prefix="backend-db-bench-backup-"))
-    site = Site(workdir)
     restore_port = free_port()
-    try:
-        first = site.play()  # the first converge: not measured
-        if first.returncode != 0:
-            sys.exit(f"the first converge failed:\n{first.stdout[-3000:]}{first.stderr}")
-        on, off = [], []
-        for _ in range(args.reruns):
-            on.append(timed(site))
-            off.append(timed(site, "-e", "backup_enabled=false"))
-        print(
-            f"idempotent re-run, median of {args.reruns}: backups on {statistics.median(on):.2f} s,"
-            f" off {statistics.median(off):.2f} s: the backup role adds"
-            f" {statistics.median(on) - statistics.median(off):.2f} s",
-            flush=True,
-        )
-
-        sizes = sizes_at(args.scale)
-        print(f"scale {args.scale}: {json.dumps(sizes)}", flush=True)
-        engine = sa.create_engine(
-            f"postgresql+psycopg2://postgres@/backend?host=/var/run/postgresql&port={site.port}",
-            poolclass=sa.NullPool,
-        )
-        with engine.connect() as connection:
-            fill(connection, sizes)
-        with engine.connect() as connection:
-            database = connection.exec_driver_sql("SELECT pg_database_size('backend')").scalar()
-            cluster = int(
-                connection.exec_driver_sql(
-                    "SELECT sum(pg_database_size(oid)) FROM pg_database"
-                ).scalar()
-            )
-        engine.dispose()
-
-        backup_seconds = timed(site, "-e", "backup_type=full", playbook="playbooks/backup.yml")
-        labels = sorted(Path(f"/var/lib/pgbackrest/backup/{site.cluster}").glob("*F"))
-        repository = du(str(labels[-1]))
-        mib = 1024 * 1024
-        print(
-            f"full backup (playbooks/backup.yml): {backup_seconds:.1f} s for a cluster of"
-            f" {cluster / mib:.0f} MiB (database backend {database / mib:.0f} MiB),"
-            f" {cluster / mib / backup_seconds:.0f} MiB/s; in the repository (compressed,"
-            f" encrypted) {repository / mib:.1f} MiB, {repository / cluster:.2f} of the cluster",
-            flush=True,
-        )
-
-        restore_seconds = timed(
-            site, "-e", "restore_confirm=true", "-e", "restore_into=benchrestore",
-            "-e", f"restore_into_port={restore_port}", playbook="playbooks/restore.yml",
-        )  # fmt: skip
-        print(
-            f"restore into a new cluster (playbooks/restore.yml: restore, WAL replay,"
-            f" promotion): {restore_seconds:.1f} s, {cluster / mib / restore_seconds:.0f} MiB/s"
-            f" of cluster; {restore_seconds / backup_seconds:.2f} x the backup",
-            flush=True,
-        )
-    finally:
-        subprocess.run(
-            ["pg_dropcluster", "--stop", str(VERSION), "benchrestore"],
-            capture_output=True, check=False,
-        )  # fmt: skip
-        site.destroy()
-        shutil.rmtree(workdir, ignore_errors=True)
+    # The first converge is not measured.
+    with provisioned("backend-db-bench-backup-") as site:
+        try:
+            measure(site, args, restore_port)
+        finally:
+            subprocess.run(
+                ["pg_dropcluster", "--stop", str(VERSION), "benchrestore"],
+                capture_output=True, check=False,
+            )  # fmt: skip
     return 0
 
 
+def measure(site: Site, args: argparse.Namespace, restore_port: int) -> None:
+    on, off = [], []
+    for _ in range(args.reruns):
+        on.append(timed(site))
+        off.append(timed(site, "-e", "backup_enabled=false"))
+    print(
+        f"idempotent re-run, median of {args.reruns}: backups on {statistics.median(on):.2f} s,"
+        f" off {statistics.median(off):.2f} s: the backup role adds"
+        f" {statistics.median(on) - statistics.median(off):.2f} s",
+        flush=True,
+    )
+
+    sizes = sizes_at(args.scale)
+    print(f"scale {args.scale}: {json.dumps(sizes)}", flush=True)
+    engine = sa.create_engine(
+        f"postgresql+psycopg2://postgres@/backend?host=/var/run/postgresql&port={site.port}",
+        poolclass=sa.NullPool,
+    )
+    with engine.connect() as connection:
+        fill(connection, sizes)
+    with engine.connect() as connection:
+        database = connection.exec_driver_sql("SELECT pg_database_size('backend')").scalar()
+        cluster = int(
+            connection.exec_driver_sql(
+                "SELECT sum(pg_database_size(oid)) FROM pg_database"
+            ).scalar()
+        )
+    engine.dispose()
+
+    backup_seconds = timed(site, "-e", "backup_type=full", playbook="playbooks/backup.yml")
+    labels = sorted(Path(f"/var/lib/pgbackrest/backup/{site.cluster}").glob("*F"))
+    repository = du(str(labels[-1]))
+    mib = 1024 * 1024
+    print(
+        f"full backup (playbooks/backup.yml): {backup_seconds:.1f} s for a cluster of"
+        f" {cluster / mib:.0f} MiB (database backend {database / mib:.0f} MiB),"
+        f" {cluster / mib / backup_seconds:.0f} MiB/s; in the repository (compressed,"
+        f" encrypted) {repository / mib:.1f} MiB, {repository / cluster:.2f} of the cluster",
+        flush=True,
+    )
+
+    restore_seconds = timed(
+        site, "-e", "restore_confirm=true", "-e", "restore_into=benchrestore",
+        "-e", f"restore_into_port={restore_port}", playbook="playbooks/restore.yml",
+    )  # fmt: skip
+    print(
+        f"restore into a new cluster (playbooks/restore.yml: restore, WAL replay,"
+        f" promotion): {restore_seconds:.1f} s, {cluster / mib / restore_seconds:.0f} MiB/s"
+        f" of cluster; {restore_seconds / backup_seconds:.2f} x the backup",
+        flush=True,
+    )
+
+
 if __name__ == "__main__":
-    if not re.fullmatch(r"\d+", str(VERSION)):
-        sys.exit("no PostgreSQL server on this machine: run make setup first")
     sys.exit(main())

@@ -20,21 +20,17 @@ Everything the run made is removed at the end.
 from __future__ import annotations
 
 import argparse
-import re
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-import psycopg2
 import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.hot_queries import HOT_PATHS, fill, sizes_at  # noqa: E402
-from devtools.site import VERSION, Site  # noqa: E402
+from devtools.site import VERSION, provisioned  # noqa: E402
 
 LOOKUP = HOT_PATHS["API key lookup by hash"].replace(":k", "%(k)s")
 ROUNDS = 10
@@ -87,12 +83,7 @@ def main() -> int:
     parser.add_argument("--queries", type=int, default=3000)
     parser.add_argument("--connects", type=int, default=300)
     args = parser.parse_args()
-    workdir = Path(tempfile.mkdtemp(prefix="backend-db-bench-pgbouncer-"))
-    site = Site(workdir)
-    try:
-        first = site.play()
-        if first.returncode != 0:
-            sys.exit(f"the first converge failed:\n{first.stdout[-3000:]}{first.stderr}")
+    with provisioned("backend-db-bench-pgbouncer-") as site:
         sizes = sizes_at(args.scale)
         engine = sa.create_engine(
             f"postgresql+psycopg2://postgres@/backend?host=/var/run/postgresql&port={site.port}",
@@ -105,10 +96,7 @@ def main() -> int:
         engine.dispose()
 
         def direct():
-            return psycopg2.connect(
-                host="localhost", port=site.port, user="backend_app", dbname="backend",
-                sslmode="verify-full", sslrootcert=str(site.ca_cert), password=site.app_password,
-            )  # fmt: skip
+            return site.connect(sslmode="verify-full", sslrootcert=str(site.ca_cert))
 
         results = {"held": ([], []), "per request": ([], [])}
         direct_held, pooled_held = direct(), site.connect_pooled()
@@ -137,13 +125,8 @@ def main() -> int:
                 *results["per request"],
             )
         )
-    finally:
-        site.destroy()
-        shutil.rmtree(workdir, ignore_errors=True)
     return 0
 
 
 if __name__ == "__main__":
-    if not re.fullmatch(r"\d+", str(VERSION)):
-        sys.exit("no PostgreSQL server on this machine: run make setup first")
     sys.exit(main())

@@ -8,6 +8,7 @@ own `main` cluster is left alone. Provisioning needs root, as `make site` does.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -15,6 +16,7 @@ import secrets
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -52,6 +54,24 @@ def recaps(result: subprocess.CompletedProcess) -> dict[str, dict[str, int]]:
     }
     assert found, result.stdout[-3000:] + result.stderr[-3000:]
     return found
+
+
+@contextlib.contextmanager
+def provisioned(prefix: str):
+    """A Site in a directory of its own, provisioned by a first run of site.yml, and
+    everything it made removed afterwards: what a benchmark measures against."""
+    if not re.fullmatch(r"\d+", str(VERSION)):
+        sys.exit("no PostgreSQL server on this machine: run make setup first")
+    workdir = Path(tempfile.mkdtemp(prefix=prefix))
+    site = Site(workdir)
+    try:
+        first = site.play()
+        if first.returncode != 0:
+            sys.exit(f"the first converge failed:\n{first.stdout[-3000:]}{first.stderr}")
+        yield site
+    finally:
+        site.destroy()
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def recap(result: subprocess.CompletedProcess, host: str = "localhost") -> dict[str, int]:
@@ -193,34 +213,26 @@ class Site:
         password: str | None = None,
         database: str = "backend",
         sslmode: str = "require",
+        port: int | None = None,
+        sslrootcert: str | None = None,
     ):
+        """A TCP connection to the site's server (or to `port`), verifying its certificate
+        against `sslrootcert` when sslmode asks."""
         return psycopg2.connect(
             host="127.0.0.1",
-            port=self.port,
+            port=port or self.port,
             user=user,
             dbname=database,
             sslmode=sslmode,
-            password=self.app_password if password is None else password,
-            connect_timeout=5,
-        )
-
-    def connect_pooled(
-        self,
-        user: str = "backend_app",
-        password: str | None = None,
-        database: str = "backend",
-        sslmode: str = "verify-full",
-    ):
-        """A connection through the site's PgBouncer, verifying its certificate."""
-        return psycopg2.connect(
-            host="localhost",
-            port=self.pgbouncer_port,
-            user=user,
-            dbname=database,
-            sslmode=sslmode,
-            sslrootcert=str(self.ca_cert),
+            sslrootcert=sslrootcert,
             password=self.app_password if password is None else password,
             connect_timeout=10,
+        )
+
+    def connect_pooled(self, sslmode: str = "verify-full", **options):
+        """A connection through the site's PgBouncer, verifying its certificate."""
+        return self.connect(
+            sslmode=sslmode, port=self.pgbouncer_port, sslrootcert=str(self.ca_cert), **options
         )
 
     def log(self) -> str:

@@ -119,6 +119,14 @@ def is_network(item: object) -> bool:
     return True
 
 
+def network_errors(variable: str, value: object) -> list[str]:
+    """A list of CIDR networks, such as the client networks a pg_hba.conf admits."""
+    return each_errors(
+        variable, value, is_network, "a CIDR network such as 10.0.0.0/24 (host bits zero)",
+        "CIDR networks such as [10.0.0.0/24]",
+    )  # fmt: skip
+
+
 def whole(value: object) -> int | None:
     """A whole number of 0 or more as an inventory may give it (an int, or its digits)."""
     if isinstance(value, bool):

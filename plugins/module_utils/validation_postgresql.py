@@ -26,6 +26,7 @@ from ansible_collections.backend_db.postgresql.plugins.module_utils.validation i
     is_ip,
     is_network,
     name_errors,
+    network_errors,
     path_errors,
     port_errors,
     shown,
@@ -312,11 +313,7 @@ def postgresql_errors(variables: dict, context: dict | None = None) -> list[str]
         "postgresql_listen_addresses", addresses if addresses != [] else "empty", is_address,
         "*, localhost, an IP address or a host name", "addresses such as [localhost]",
     )  # fmt: skip
-    errors += each_errors(
-        "postgresql_client_networks", v.get("postgresql_client_networks"), is_network,
-        "a CIDR network such as 10.0.0.0/24 (host bits zero)",
-        "CIDR networks such as [10.0.0.0/24]",
-    )  # fmt: skip
+    errors += network_errors("postgresql_client_networks", v.get("postgresql_client_networks"))
     entries = v.get("postgresql_hba_entries")
     if not isinstance(entries, list):
         errors.append(

@@ -18,8 +18,8 @@ from ansible_collections.backend_db.postgresql.plugins.module_utils.validation i
     counts_errors,
     each_errors,
     is_address,
-    is_network,
     name_errors,
+    network_errors,
     path_errors,
     port_errors,
     positive,
@@ -327,11 +327,7 @@ def pgbouncer_errors(variables: dict, context: dict) -> list[str]:
     )  # fmt: skip
     if isinstance(addresses, list) and not addresses:
         errors.append("pgbouncer_listen_addresses must name at least one address")
-    errors += each_errors(
-        "pgbouncer_client_networks", v.get("pgbouncer_client_networks"), is_network,
-        "a CIDR network such as 10.0.0.0/24 (host bits zero)",
-        "CIDR networks such as [10.0.0.0/24]",
-    )  # fmt: skip
+    errors += network_errors("pgbouncer_client_networks", v.get("pgbouncer_client_networks"))
     roles = v.get("pgbouncer_client_roles")
     errors += name_errors("pgbouncer_client_roles", roles, NAME, "role name")
     if isinstance(roles, list) and "postgres" in roles:
