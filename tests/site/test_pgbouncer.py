@@ -4,12 +4,16 @@ pools, and many more clients than the server has connections."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from pathlib import Path
 
 import psycopg2
 import pytest
+
+from devtools.pgserver import free_port
+from devtools.waits import changed_tasks, printed
 
 # The clients of the load test, against the server's default max_connections (100) and
 # the runtime role's connection limit (50).
@@ -144,3 +148,24 @@ def test_many_more_clients_than_the_server_has_connections_are_served(site):
     assert errors == [], f"{len(errors)} of {CLIENTS} clients failed, the first: {errors[:3]}"
     # PgBouncer held the clients with a few server connections, within the role's limit.
     assert 0 < max(most_backends) <= 50, max(most_backends)
+
+
+def test_a_new_port_is_listened_on_after_the_run_that_sets_it(site, tmp_path):
+    """Listening sockets change only when PgBouncer starts: the run restarts it for a new
+    port (and reloads it for any other setting), then back."""
+    moved = free_port()
+    extra = tmp_path / "port.json"
+    extra.write_text(json.dumps({"pgbouncer_port": moved}))
+    result = site.play("-e", f"@{extra}")
+    try:
+        assert result.returncode == 0, printed(result)
+        # Stopped and started by its pid file here; restarted by systemd under it.
+        assert any("new listening sockets" in task for task in changed_tasks(result.stdout)), (
+            printed(result)
+        )
+        with site.connect(sslmode="verify-full", port=moved, sslrootcert=str(site.ca_cert)):
+            pass
+    finally:
+        back = site.play()
+    assert back.returncode == 0, printed(back)
+    site.connect_pooled().close()
