@@ -292,7 +292,7 @@ def haproxy_errors(variables: dict, context: dict) -> list[str]:
             f" {shown(v.get('haproxy_bind_address'))}"
         )
     ports = ("haproxy_primary_port", "haproxy_replica_port")
-    for name in (*ports, "haproxy_postgresql_port", "haproxy_restapi_port"):
+    for name in (*ports, "haproxy_member_port", "haproxy_restapi_port"):
         errors += port_errors(name, v.get(name))
     if str(v.get(ports[0])) == str(v.get(ports[1])):
         errors.append("haproxy_primary_port and haproxy_replica_port must differ")

@@ -324,17 +324,16 @@ def test_the_cluster_is_backed_up_from_its_leader_into_the_repository_host():
 
 
 def test_the_application_writes_to_the_leader_and_reads_from_a_replica_over_verified_tls(app_sql):
-    written = app_sql(
-        "SELECT pg_is_in_recovery(), ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()"
-    )
+    # Through PgBouncer on the member: the server's session comes from the member itself,
+    # over TLS PgBouncer verified.
+    served = "SELECT pg_is_in_recovery(), ssl, host(inet_client_addr()) FROM pg_stat_ssl"
+    served += " WHERE pid = pg_backend_pid()"
+    written = app_sql(served)
     assert written.rc == 0, written.stderr
-    assert written.stdout.strip() == "f|t"
-    read = app_sql(
-        "SELECT pg_is_in_recovery(), ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
-        READ_ONLY,
-    )
+    assert written.stdout.strip() == "f|t|127.0.0.1"
+    read = app_sql(served, READ_ONLY)
     assert read.rc == 0, read.stderr
-    assert read.stdout.strip() == "t|t"
+    assert read.stdout.strip() == "t|t|127.0.0.1"
     wrong_name = app_sql("SELECT 1", READ_WRITE.replace("host=payments", "host=elsewhere"))
     assert wrong_name.rc != 0
     assert "does not match host name" in wrong_name.stderr
