@@ -9,6 +9,7 @@ value must be refused in one sentence that names the variable.
 from __future__ import annotations
 
 import pytest
+import yaml
 from ansible.errors import AnsibleError
 from ansible.template import trust_as_template
 
@@ -307,3 +308,17 @@ def test_pgbouncer_on_the_servers_port_or_with_settings_that_name_no_pid_file_is
     ]
     found = errors("postgresql", backend_pgbouncer_port=5432)
     assert "backend_pgbouncer_port must differ from backend_postgresql_port" in found[0], found
+
+
+@pytest.mark.parametrize(("limit", "expected"), [(50, 50), (20, 20), (-1, 50)])
+def test_pgbouncers_connection_cap_follows_the_runtime_roles_limit_or_half_the_server(
+    template, limit, expected
+):
+    """The default of pgbouncer_max_user_connections as a run renders it: the runtime role's
+    connection limit, or, for a role without one (-1, which app_database allows), half of
+    max_connections; either way a value the role's own check accepts."""
+    defaults = yaml.safe_load((ROOT / "roles/pgbouncer/defaults/main.yml").read_text())
+    variables = {"app_database_app_connection_limit": limit, "postgresql_max_connections": 100}
+    rendered = int(template(defaults["pgbouncer_max_user_connections"], variables))
+    assert rendered == expected
+    assert errors("pgbouncer", pgbouncer_max_user_connections=rendered) == []
