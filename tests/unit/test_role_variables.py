@@ -55,7 +55,7 @@ RUN_VALUES = {
         "migrations_login_password": PASSWORD,
         "migrations_run_on": "db1",
     },
-    "haproxy": {"haproxy_cluster": "pg", "haproxy_ca_certificate": ""},
+    "haproxy": {"haproxy_cluster": "pg", "haproxy_ca_certificate": "", "haproxy_member_port": 6432},
     "pgbouncer": {
         "pgbouncer_port": 6432,
         "pgbouncer_listen_addresses": ["localhost"],
