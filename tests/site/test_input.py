@@ -78,6 +78,15 @@ BATCHES = {
         "backup_retention_full must be a whole number",
         "backup_repo_host must be the inventory name of another host",
     ]),
+    # Refused before the postgresql role writes the new network into pg_hba.conf (the
+    # pgbouncer role, which runs after it, once checked them only itself).
+    "the pgbouncer role's addresses and roles": ("server", {
+        "pgbouncer_listen_addresses": [], "pgbouncer_client_roles": ["postgres"],
+        NETS: ["10.9.0.0/16"],
+    }, [
+        "pgbouncer_listen_addresses must name at least one address",
+        "pgbouncer_client_roles may not name postgres",
+    ]),
     "a repository host that is the database server itself": ("server", {
         "backup_repo_host": "localhost",
     }, ["backup_repo_host must be the inventory name of another host"]),
