@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from contextlib import closing
 from pathlib import Path
 
 import psycopg2
@@ -99,19 +100,42 @@ def test_the_lookup_role_logs_in_only_with_the_hosts_certificate_and_reads_only_
         cursor.execute("SELECT * FROM pgbouncer.lookup('backend_owner')")
 
 
+PID_AND_WORK_MEM = "SELECT pg_backend_pid(), current_setting('work_mem')"
+
+
 def test_the_transaction_pool_keeps_no_session_state_and_the_session_pool_does(site):
-    with (
-        site.connect_pooled(database="backend_session") as connection,
-        connection.cursor() as cursor,
-    ):
-        connection.autocommit = True
-        cursor.execute("SET application_name = 'kept'")
-        cursor.execute("SELECT current_database(), current_setting('application_name')")
-        assert cursor.fetchone() == ("backend", "kept")
-    with site.connect_pooled() as connection, connection.cursor() as cursor:
-        connection.autocommit = True
-        cursor.execute("SELECT current_database()")
-        assert cursor.fetchone() == ("backend",)
+    """A client SETs work_mem; other clients then open transactions and hold them. In the
+    transaction pool one of them is lent the server connection the SET ran on (PgBouncer
+    lends an idle one before it opens another), so the first client's next statement runs on
+    another connection, without its SET. In the session pool that connection stays the
+    first client's, with its SET, and no other client is lent it."""
+    for database, kept in (("backend", False), ("backend_session", True)):
+        # closing(): psycopg2's own "with connection" would hold one transaction throughout.
+        with closing(site.connect_pooled(database=database)) as first, first.cursor() as mine:
+            first.autocommit = True
+            mine.execute("SET work_mem = '7MB'")
+            mine.execute(PID_AND_WORK_MEM)
+            server, work_mem = mine.fetchone()
+            assert work_mem == "7MB"
+            # More clients than the pool's connections (20 against 8 here), each holding
+            # a transaction (psycopg2 begins one), until one is lent that connection.
+            others, lent = [], False
+            try:
+                while len(others) < (3 if kept else 20) and not lent:
+                    others.append(site.connect_pooled(database=database))
+                    with others[-1].cursor() as other:
+                        other.execute("SELECT pg_backend_pid()")
+                        lent = other.fetchone()[0] == server
+                assert lent is not kept, (database, len(others))
+                mine.execute(PID_AND_WORK_MEM)
+                now, work_mem = mine.fetchone()
+            finally:
+                for other in others:
+                    other.close()
+            if kept:
+                assert (now, work_mem) == (server, "7MB")
+            else:
+                assert now != server and work_mem != "7MB", (now, work_mem)
 
 
 def test_many_more_clients_than_the_server_has_connections_are_served(site):
