@@ -12,6 +12,7 @@ description:
   - Takes the C(files) that C(backend_db.postgresql.host_snapshot) returned and gives, by
     path, one string for each file or directory that exists, so that a task writes only
     what differs from what it would write and a re-run calls no module for the rest.
+  - Its twin C(present_paths) gives only the paths that exist, as a list.
   - With I(owner), only the paths whose owner and group are both I(owner), each as
     C(mode checksum); without it, every path, each as C(mode owner:group checksum). The
     checksum of a directory is empty.
@@ -59,6 +60,11 @@ def found_files(files: Mapping | None, owner: str | None = None) -> dict[str, st
     return found
 
 
+def present_paths(files: Mapping | None) -> list[str]:
+    """The paths of a snapshot's files (or directories) that exist, in its order."""
+    return [path for path, file in (files or {}).items() if file.get("exists")]
+
+
 class FilterModule:
     def filters(self):
-        return {"found_files": found_files}
+        return {"found_files": found_files, "present_paths": present_paths}

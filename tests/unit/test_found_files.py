@@ -45,3 +45,10 @@ def test_without_an_owner_every_path_that_exists_names_its_owner(template):
 def test_a_host_not_read_yet_has_nothing_found(template, files):
     nothing = "{{ files | backend_db.postgresql.found_files('root') }}"
     assert template(nothing, {"files": files}) == {}
+
+
+def test_present_paths_are_those_that_exist_in_the_snapshots_order(template):
+    present = template("{{ files | backend_db.postgresql.present_paths }}", {"files": FILES})
+    assert present == [path for path, file in FILES.items() if file["exists"]]
+    assert "/etc/patroni/config.yml" not in present
+    assert template("{{ none | backend_db.postgresql.present_paths }}", {"none": None}) == []
