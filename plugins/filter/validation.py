@@ -66,6 +66,7 @@ from ansible_collections.backend_db.postgresql.plugins.module_utils.validation_p
 from ansible_collections.backend_db.postgresql.plugins.module_utils.validation_roles import (  # noqa: E402
     app_database_errors,
     backup_errors,
+    exporters_errors,
     haproxy_errors,
     migrations_errors,
     patroni_errors,
@@ -80,6 +81,7 @@ CHECKS = {
     "haproxy": haproxy_errors,
     "patroni": patroni_errors,
     "pgbouncer": pgbouncer_errors,
+    "exporters": exporters_errors,
 }
 
 

@@ -1,5 +1,5 @@
-"""What the variables of the roles app_database, backup, migrations, haproxy, patroni and
-pgbouncer may say.
+"""What the variables of the roles app_database, backup, migrations, haproxy, patroni,
+pgbouncer and exporters may say.
 
 Each function takes a role's variables by name (all its argument_specs options, as the
 inventory set them) and what the checks need to know of the play (its hosts, the
@@ -13,6 +13,7 @@ import re
 
 from ansible_collections.backend_db.postgresql.plugins.module_utils.validation import (
     NAME,
+    address_errors,
     certificate_errors,
     control_errors,
     counts_errors,
@@ -350,6 +351,27 @@ def pgbouncer_errors(variables: dict, context: dict) -> list[str]:
             f"pgbouncer_config_path must end .ini, not {shown(v['pgbouncer_config_path'])}:"
             " its name names PgBouncer's pid and log files"
         )
+    return errors
+
+
+def exporters_errors(variables: dict, context: dict) -> list[str]:
+    """context: taken_ports, by variable, the ports the server's other listeners use."""
+    v = variables
+    errors = control_errors(v, "exporters_")
+    address = v.get("exporters_listen_address")
+    if address not in ("", None):
+        errors += address_errors("exporters_listen_address", address)
+    ports = {name: v.get(name) for name in ("exporters_postgres_port", "exporters_node_port")}
+    for name, port in ports.items():
+        errors += port_errors(name, port)
+    if str(ports["exporters_postgres_port"]) == str(ports["exporters_node_port"]):
+        errors.append("exporters_postgres_port and exporters_node_port must differ")
+    for name, port in ports.items():
+        errors += [
+            f"{name} is {shown(port)}, which {taken} names: give the exporter another"
+            for taken, used in (context.get("taken_ports") or {}).items()
+            if str(port) == str(used)
+        ]
     return errors
 
 

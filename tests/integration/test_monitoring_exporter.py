@@ -33,7 +33,7 @@ def exporter(monitor_login) -> Iterator[str]:
         [
             str(BIN / "prometheus-postgres-exporter"),
             f"--web.listen-address=127.0.0.1:{port}",
-            f"--extend.query-path={ROOT / 'monitoring/postgres_exporter_queries.yml'}",
+            f"--extend.query-path={ROOT / 'roles/exporters/files/queries.yml'}",
         ],
         env={"PATH": os.environ["PATH"], "DATA_SOURCE_NAME": source},
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

@@ -1,4 +1,4 @@
-"""The queries monitoring/postgres_exporter_queries.yml gives the PostgreSQL exporter run
+"""The queries roles/exporters/files/queries.yml gives the PostgreSQL exporter run
 on a real server as a role with pg_monitor only (the exporter's role needs no superuser),
 return one row with the columns their metrics name, and measure what the alerts read."""
 
@@ -14,7 +14,7 @@ import yaml
 
 from devtools.paths import ROOT
 
-QUERIES = yaml.safe_load((ROOT / "monitoring/postgres_exporter_queries.yml").read_text())
+QUERIES = yaml.safe_load((ROOT / "roles/exporters/files/queries.yml").read_text())
 
 
 @pytest.fixture(scope="module")

@@ -39,9 +39,12 @@ def test_first_run_provisions_and_second_run_changes_nothing(site):
 # converge gained that round, when they were not). PgBouncer added five tasks and no call
 # (its snapshot is the postgresql role's; its work a re-run skips as one include): 111
 # and 113. Four more (no call) since the server play checks PgBouncer's settings before
-# any role changes anything, as it does the backup role's: 115 and 117.
+# any role changes anything, as it does the backup role's: 115 and 117. Five more (no
+# call) with the exporters role off, its default: its check in the server play's
+# pre_tasks, and its role entry's argument check and three tasks, each skipped: 120 and
+# 122 (a role the play lists with a condition evaluates each of its tasks).
 RE_RUN_MODULE_CALLS = 7
-RE_RUN_TASKS = 117
+RE_RUN_TASKS = 122
 
 
 def test_a_re_run_that_changes_nothing_calls_few_modules_and_evaluates_few_tasks(site):

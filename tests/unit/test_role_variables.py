@@ -64,6 +64,7 @@ RUN_VALUES = {
         "pgbouncer_client_roles": ["backend_owner", "backend_app"],
         "pgbouncer_max_user_connections": 50,
     },
+    "exporters": {},
     "patroni": {
         "patroni_address": "10.0.0.5",
         "patroni_secrets_dir": "/srv/inventory/.secrets/patroni",
@@ -89,6 +90,7 @@ CONTEXTS = {
     "migrations": {"play_hosts": ["db1"]},
     "haproxy": {"clusters": ["pg"], "groups": {"pg": ["db1", "db2", "db3"]}},
     "pgbouncer": {"postgresql_port": 5432},
+    "exporters": {"taken_ports": {"backend_postgresql_port": 5432, "backend_pgbouncer_port": 6432}},
     "patroni": {},
 }
 # Variables in which a quote is allowed, and why: nothing writes them where it could
@@ -322,3 +324,17 @@ def test_pgbouncers_connection_cap_follows_the_runtime_roles_limit_or_half_the_s
     rendered = int(template(defaults["pgbouncer_max_user_connections"], variables))
     assert rendered == expected
     assert errors("pgbouncer", pgbouncer_max_user_connections=rendered) == []
+
+
+def test_the_exporters_ports_differ_from_each_other_and_the_servers_and_the_address_is_one():
+    assert errors("exporters", exporters_node_port=9187) == [
+        "exporters_postgres_port and exporters_node_port must differ"
+    ]
+    assert errors("exporters", exporters_postgres_port=6432) == [
+        "exporters_postgres_port is 6432, which backend_pgbouncer_port names: give the exporter"
+        " another"
+    ]
+    assert errors("exporters", exporters_listen_address="10.0.0.1 ; x") == [
+        "exporters_listen_address must be an IP address or a host name, not 10.0.0.1 ; x"
+    ]
+    assert errors("exporters", exporters_listen_address="10.0.0.7") == []

@@ -13,6 +13,7 @@ from devtools.container import (
     molecule_playbook,
     secret,
 )
+from devtools.monitoring import samples
 from devtools.waits import printed, said
 from tests.helpers import head_revision, lineage
 
@@ -98,6 +99,54 @@ def test_pgbouncer_refuses_a_host_outside_the_allowed_networks_and_plain_tcp(app
     assert refused.rc != 0 and "no authentication method is found" in refused.stderr, refused.stderr
     plain = app(sslmode="disable", port=6432)
     assert plain.rc != 0 and "SSL required" in plain.stderr, plain.stderr
+
+
+def scrape(port: int, scheme: str = "https"):
+    """GET /metrics of an exporter on the database server, from the application host,
+    verifying its certificate against the CA the host has (and the address it names)."""
+    code = (
+        "import ssl, urllib.request; context = ssl.create_default_context("
+        "cafile='/etc/backend-db/ca.crt'); print(urllib.request.urlopen("
+        f"'{scheme}://{address(DB)}:{port}/metrics', context=context, timeout=10).read().decode())"
+    )
+    return testinfra.get_host(f"podman://{APP}").run("python3 -c %s", code)
+
+
+def sample(metrics: str, name: str) -> list[float]:
+    return [value for _, value in samples(metrics, name)]
+
+
+def test_the_exporters_serve_the_servers_metrics_over_verified_tls():
+    postgres = scrape(9187)
+    assert postgres.rc == 0, postgres.stderr
+    # Logged in (over the socket, as the monitoring role, by peer), every query answered.
+    assert sample(postgres.stdout, "pg_up") == [1.0], postgres.stdout[-2000:]
+    assert sample(postgres.stdout, "pg_exporter_last_scrape_error") == [0.0]
+    assert sample(postgres.stdout, "backend_db_archiver_ready_segments"), "the collection's queries"
+    assert sample(postgres.stdout, "pg_stat_archiver_archived_count")
+    node = scrape(9100)
+    assert node.rc == 0, node.stderr
+    assert sample(node.stdout, "node_filesystem_avail_bytes")
+
+
+def test_the_exporters_refuse_plain_http():
+    for port in (9187, 9100):
+        plain = scrape(port, scheme="http")
+        assert plain.rc != 0 and "400" in plain.stderr, plain.stderr
+
+
+def test_the_monitoring_role_has_no_password_and_logs_in_only_as_the_exporters_user():
+    db = testinfra.get_host(f"podman://{DB}")
+    query = "SELECT rolpassword IS NULL FROM pg_authid WHERE rolname = 'backend_monitor'"
+    verifier = db.run("runuser -u postgres -- psql -XAtq -c %s", query)
+    assert verifier.stdout.strip() == "t", verifier.stdout + verifier.stderr
+    login = "psql -XAtq -h /var/run/postgresql -U backend_monitor -d backend -c 'SELECT 1'"
+    assert db.run(f"runuser -u prometheus -- {login}").stdout.strip() == "1"
+    refused = db.run(f"runuser -u nobody -- {login}")
+    assert refused.rc != 0 and "Peer authentication failed" in refused.stderr, refused.stderr
+    settings = db.file("/etc/default/prometheus-postgres-exporter").content_string
+    [login] = [line for line in settings.splitlines() if line.startswith("DATA_SOURCE_NAME=")]
+    assert "user=backend_monitor" in login and "password" not in login.lower(), login
 
 
 def test_application_host_without_tls_is_refused(app):
