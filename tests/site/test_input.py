@@ -80,12 +80,11 @@ BATCHES = {
     ]),
     # Refused before the postgresql role writes the new network into pg_hba.conf (the
     # pgbouncer role, which runs after it, once checked them only itself).
-    "the pgbouncer role's addresses and roles": ("server", {
-        "pgbouncer_listen_addresses": [], "pgbouncer_client_roles": ["postgres"],
-        NETS: ["10.9.0.0/16"],
+    "the pgbouncer role's pool sizes and client limit": ("server", {
+        "pgbouncer_pool_size": -1, "pgbouncer_max_client_conn": 0, NETS: ["10.9.0.0/16"],
     }, [
-        "pgbouncer_listen_addresses must name at least one address",
-        "pgbouncer_client_roles may not name postgres",
+        "pgbouncer_max_client_conn must be a whole number of 1 or more, not 0",
+        "pgbouncer_pool_size must be a whole number of 0 or more, not -1",
     ]),
     "a repository host that is the database server itself": ("server", {
         "backup_repo_host": "localhost",
