@@ -134,6 +134,8 @@ def backup_errors(variables: dict, context: dict) -> list[str]:
     cluster, members = context.get("cluster") or "", context.get("members") or [host]
     errors = control_errors(v, "backup_")
     errors += path_errors("backup_repo_path", v.get("backup_repo_path"))
+    if v.get("backup_metrics_dir"):
+        errors += path_errors("backup_metrics_dir", v.get("backup_metrics_dir"))
     passphrase = v.get("backup_repo_cipher_pass")
     if passphrase in (None, ""):
         errors.append("backup_repo_cipher_pass must be set (vault it): it encrypts the repository")

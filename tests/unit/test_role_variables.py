@@ -43,6 +43,7 @@ RUN_VALUES = {
         "backup_repo_host_address": "",
         "backup_pg_host_address": "db1",
         "backup_repo_cipher_pass": PASSWORD,
+        "backup_metrics_dir": "",
     },
     "migrations": {
         "migrations_project_dir": "/srv/backend-db",

@@ -129,6 +129,32 @@ def test_the_exporters_serve_the_servers_metrics_over_verified_tls():
     assert sample(node.stdout, "node_filesystem_avail_bytes")
 
 
+BACKUP_AGE = "backend_db_backup_last_completion_timestamp_seconds"
+
+
+def test_each_backup_that_completes_tells_the_node_exporter_when():
+    """The first full backup (the role's), then a differential one the scheduled unit
+    runs: each type's newest completion time, as pgbackrest info gives it, is served."""
+    db = testinfra.get_host(f"podman://{DB}")
+    completed = dict(samples(scrape(9100).stdout, BACKUP_AGE))
+    assert list(completed) == ['{stanza="main",type="full"}'], completed
+    started = int(db.run("date +%s").stdout)
+    ran = db.run("systemctl start backend-db-backup-main@diff.service")
+    assert ran.rc == 0, ran.stderr
+    info = db.run(
+        "runuser -u postgres -- pgbackrest --config=/etc/pgbackrest/main.conf --stanza=main"
+        " --output=json info"
+    )
+    info = json.loads(info.stdout)
+    stops = {backup["type"]: backup["timestamp"]["stop"] for backup in info[0]["backup"]}
+    completed = dict(samples(scrape(9100).stdout, BACKUP_AGE))
+    assert completed == {
+        '{stanza="main",type="full"}': float(stops["full"]),
+        '{stanza="main",type="diff"}': float(stops["diff"]),
+    }
+    assert stops["diff"] >= started
+
+
 def test_the_exporters_refuse_plain_http():
     for port in (9187, 9100):
         plain = scrape(port, scheme="http")
