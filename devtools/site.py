@@ -246,7 +246,9 @@ class Site:
              "--pidfile", pidfile, "--exec", "/usr/sbin/pgbouncer"],
             capture_output=True,
         )  # fmt: skip
+        # PgBouncer's settings and the pg_hba.conf beside them (the role names it after them).
         self.pgbouncer_config.unlink(missing_ok=True)
+        self.pgbouncer_config.with_name(f"{self.cluster}_hba.conf").unlink(missing_ok=True)
         Path(f"/var/log/postgresql/{self.cluster}.log").unlink(missing_ok=True)
         drop_cluster(VERSION, self.cluster)
         self.ca_cert.unlink(missing_ok=True)
