@@ -41,7 +41,7 @@ lint: setup
 	ruff format --check models plugins migrations devtools tests scripts molecule roles bench
 	yamllint --strict .
 	ansible-lint
-	promtool check rules monitoring/alerts.yml
+	promtool check rules roles/monitoring/files/alerts.yml
 	python scripts/check_migrations.py
 
 ## sanity: ansible-test sanity on the collection as Galaxy receives it (in make test)

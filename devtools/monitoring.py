@@ -7,11 +7,11 @@ import re
 
 from devtools.paths import ROOT
 
-RULES = ROOT / "monitoring/alerts.yml"
+RULES = ROOT / "roles/monitoring/files/alerts.yml"
 
 
 def rule_metrics(job: str) -> list[str]:
-    """Each metric monitoring/alerts.yml selects from `job` (Prometheus's own `up` aside)."""
+    """Each metric the alert rules select from `job` (Prometheus's own `up` aside)."""
     names = re.findall(rf'([a-zA-Z_:][a-zA-Z0-9_:]*)\{{job="{job}"', RULES.read_text())
     return sorted(set(names) - {"up"})
 

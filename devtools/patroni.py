@@ -121,7 +121,7 @@ SCRAPE = (
 
 
 def missing_rule_metrics(members: Sequence[str]) -> dict[str, list[str]]:
-    """By member, each metric monitoring/alerts.yml reads from Patroni (job
+    """By member, each metric roles/monitoring/files/alerts.yml reads from Patroni (job
     backend_db_patroni) that the member's /metrics does not serve with the cluster's
     `scope` label, which the rules group by."""
     missing = {}

@@ -1,4 +1,4 @@
-"""The alert rules the collection ships (monitoring/alerts.yml): `promtool test rules`
+"""The alert rules the collection ships (roles/monitoring/files/alerts.yml): `promtool test rules`
 passes, every alert fires in a case of its own and stays quiet on the healthy cluster,
 and every alert has its runbook in docs/operations.md, where its annotation points."""
 
@@ -12,7 +12,7 @@ import yaml
 
 from devtools.paths import BIN, ROOT
 
-MONITORING = ROOT / "monitoring"
+MONITORING = ROOT / "roles/monitoring/files"
 RULES = yaml.safe_load((MONITORING / "alerts.yml").read_text())
 CASES = yaml.safe_load((MONITORING / "alerts_test.yml").read_text())
 ALERTS = [rule for group in RULES["groups"] for rule in group["rules"] if "alert" in rule]
@@ -54,7 +54,7 @@ def test_each_alert_fires_in_a_case_of_its_own_and_not_on_the_healthy_cluster(na
         for case in test["alert_rule_test"]
         if case["alertname"] == name and case["exp_alerts"]
     ]
-    assert fired, f"{name} fires in no case of monitoring/alerts_test.yml"
+    assert fired, f"{name} fires in no case of roles/monitoring/files/alerts_test.yml"
 
 
 @pytest.mark.parametrize("rule", ALERTS, ids=NAMES)

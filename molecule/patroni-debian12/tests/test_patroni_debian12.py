@@ -52,7 +52,7 @@ def test_one_leader_and_two_streaming_replicas_one_of_them_synchronous():
 
 
 def test_patroni_serves_every_metric_the_alert_rules_read():
-    """monitoring/alerts.yml's cluster rules read Patroni's own /metrics: Debian 12's
+    """roles/monitoring/files/alerts.yml's cluster rules read Patroni's own /metrics: Debian 12's
     Patroni 3.0 serves each of them on every member, labelled with the cluster."""
     assert missing_rule_metrics(MEMBERS) == {name: [] for name in MEMBERS}
 
