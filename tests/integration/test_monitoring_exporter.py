@@ -1,6 +1,6 @@
 """The release's PostgreSQL exporter (prometheus-postgres-exporter, unpacked by make setup),
 run against a real server as a role with pg_monitor only and with the collection's own
-queries, serves every PostgreSQL metric monitoring/alerts.yml reads, and none of its
+queries, serves every PostgreSQL metric roles/monitoring/files/alerts.yml reads, and none of its
 queries fails for want of a superuser."""
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def exporter(monitor_login) -> Iterator[str]:
 def test_the_rules_read_metrics_of_the_postgresql_exporter():
     assert {
         "pg_up",
-        "pg_stat_archiver_failed_count",
+        "backend_db_archiver_last_attempt_failed",
         "backend_db_archiver_oldest_ready_seconds",
     } <= set(READ)
 

@@ -44,7 +44,7 @@ def test_each_query_runs_as_a_monitoring_role_and_returns_its_metrics(monitor, n
 
 
 def test_a_segment_waiting_to_be_archived_is_counted_with_its_age(postgres, monitor):
-    nothing_waits = {"ready_segments": 0, "oldest_ready_seconds": 0}
+    nothing_waits = {"ready_segments": 0, "oldest_ready_seconds": 0, "last_attempt_failed": 0}
     assert measured(monitor, "backend_db_archiver") == nothing_waits
     status = Path(postgres.datadir) / "pg_wal" / "archive_status"
     waiting = status / "00000001000000000000FFFE.ready"
