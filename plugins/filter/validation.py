@@ -69,6 +69,7 @@ from ansible_collections.backend_db.postgresql.plugins.module_utils.validation_r
     exporters_errors,
     haproxy_errors,
     migrations_errors,
+    monitoring_errors,
     patroni_errors,
     pgbouncer_errors,
 )
@@ -82,6 +83,7 @@ CHECKS = {
     "patroni": patroni_errors,
     "pgbouncer": pgbouncer_errors,
     "exporters": exporters_errors,
+    "monitoring": monitoring_errors,
 }
 
 

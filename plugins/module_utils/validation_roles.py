@@ -377,6 +377,61 @@ def exporters_errors(variables: dict, context: dict) -> list[str]:
     return errors
 
 
+# A Prometheus duration: 30s, 5m, 1h30m, 15d.
+DURATION = re.compile(r"^(?=\d)((\d+)y)?((\d+)w)?((\d+)d)?((\d+)h)?((\d+)m)?((\d+)s)?((\d+)ms)?$")
+
+
+def monitoring_errors(variables: dict, context: dict) -> list[str]:
+    """context: alerts, the names of the rule file's alerts; groups, the inventory's."""
+    v = variables
+    errors = control_errors(v, "monitoring_", exempt=("monitoring_ca_certificate",))
+    errors += certificate_errors("monitoring_ca_certificate", v.get("monitoring_ca_certificate"))
+    if not v.get("monitoring_ca_certificate"):
+        errors.append(
+            "monitoring_ca_certificate is empty: give the project CA's certificate (PEM), which"
+            " verifies the exporters"
+        )
+    for program in ("prometheus", "alertmanager"):
+        name = f"monitoring_{program}_listen_address"
+        errors += address_errors(name, v.get(name))
+        errors += port_errors(f"monitoring_{program}_port", v.get(f"monitoring_{program}_port"))
+    if str(v.get("monitoring_prometheus_port")) == str(v.get("monitoring_alertmanager_port")):
+        errors.append("monitoring_prometheus_port and monitoring_alertmanager_port must differ")
+    for name in ("scrape_interval", "evaluation_interval", "retention"):
+        value = v.get(f"monitoring_{name}")
+        if not DURATION.match(str(value)):
+            errors.append(
+                f"monitoring_{name} must be a Prometheus duration such as 30s, 5m or 15d,"
+                f" not {shown(value)}"
+            )
+    durations = v.get("monitoring_alert_durations")
+    if not isinstance(durations, dict):
+        durations = {}
+        errors.append(
+            "monitoring_alert_durations must map alert names to durations, not"
+            f" {shown(v.get('monitoring_alert_durations'))}"
+        )
+    known = context.get("alerts") or []
+    for alert, duration in sorted(durations.items(), key=lambda item: str(item[0])):
+        if alert not in known:
+            errors.append(
+                f"monitoring_alert_durations names {shown(alert)}, which is none of the"
+                f" collection's alerts ({', '.join(known)})"
+            )
+        elif not DURATION.match(str(duration)):
+            errors.append(
+                f"monitoring_alert_durations gives {alert} {shown(duration)}, which is not a"
+                " Prometheus duration such as 30s or 5m"
+            )
+    group = v.get("monitoring_targets_group")
+    if group not in (context.get("groups") or {}):
+        errors.append(
+            f"monitoring_targets_group is {shown(group)}, which is no group of the inventory:"
+            " name the group of the database servers to scrape"
+        )
+    return errors
+
+
 def patroni_errors(variables: dict, context: dict) -> list[str]:
     """A cluster member's Patroni and etcd settings (context is not needed)."""
     v = variables

@@ -8,11 +8,16 @@ value must be refused in one sentence that names the variable.
 
 from __future__ import annotations
 
+import subprocess
+import tempfile
+from pathlib import Path
+
 import pytest
 import yaml
 from ansible.errors import AnsibleError
 from ansible.template import trust_as_template
 
+from ansible_collections.backend_db.postgresql.plugins.filter.monitoring import alert_names
 from ansible_collections.backend_db.postgresql.plugins.filter.validation import variable_errors
 from ansible_collections.backend_db.postgresql.plugins.lookup.role_variables import (
     dependencies,
@@ -23,6 +28,20 @@ from devtools.role_docs import resolved_defaults, role_options
 
 PASSWORD = "Pw0rd-that-is-long-enough-1234"
 CERT = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+
+
+def real_certificate() -> str:
+    """A self-signed certificate, for the variables whose checks parse it."""
+    with tempfile.TemporaryDirectory() as directory:
+        subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+             "-nodes", "-subj", "/CN=backend-db test CA", "-days", "1",
+             "-keyout", f"{directory}/ca.key", "-out", f"{directory}/ca.crt"],
+            check=True, capture_output=True, timeout=60,
+        )  # fmt: skip
+        return Path(directory, "ca.crt").read_text()
+
+
 # What a run gives the variables whose defaults are templates (or that have none).
 RUN_VALUES = {
     "postgresql": {
@@ -66,6 +85,7 @@ RUN_VALUES = {
         "pgbouncer_max_user_connections": 50,
     },
     "exporters": {},
+    "monitoring": {"monitoring_ca_certificate": real_certificate()},
     "patroni": {
         "patroni_address": "10.0.0.5",
         "patroni_secrets_dir": "/srv/inventory/.secrets/patroni",
@@ -92,6 +112,10 @@ CONTEXTS = {
     "haproxy": {"clusters": ["pg"], "groups": {"pg": ["db1", "db2", "db3"]}},
     "pgbouncer": {"postgresql_port": 5432},
     "exporters": {"taken_ports": {"backend_postgresql_port": 5432, "backend_pgbouncer_port": 6432}},
+    "monitoring": {
+        "alerts": alert_names((ROOT / "roles/monitoring/files/alerts.yml").read_text()),
+        "groups": {"all": ["db1", "mon1"], "dbservers": ["db1"], "monitoring": ["mon1"]},
+    },
     "patroni": {},
 }
 # Variables in which a quote is allowed, and why: nothing writes them where it could
@@ -339,3 +363,32 @@ def test_the_exporters_ports_differ_from_each_other_and_the_servers_and_the_addr
         "exporters_listen_address must be an IP address or a host name, not 10.0.0.1 ; x"
     ]
     assert errors("exporters", exporters_listen_address="10.0.0.7") == []
+
+
+def test_the_monitoring_durations_name_the_collections_alerts_and_the_ports_differ():
+    assert errors("monitoring", monitoring_alert_durations={"BackendDbPostgresDown": "15s"}) == []
+    found = errors("monitoring", monitoring_alert_durations={"BackendDbPostgresDwn": "15s"})
+    assert len(found) == 1 and found[0].startswith(
+        "monitoring_alert_durations names BackendDbPostgresDwn, which is none of the"
+        " collection's alerts (BackendDbExporterDown, "
+    ), found
+    assert errors("monitoring", monitoring_alert_durations={"BackendDbPostgresDown": "15"}) == [
+        "monitoring_alert_durations gives BackendDbPostgresDown 15, which is not a Prometheus"
+        " duration such as 30s or 5m"
+    ]
+    assert errors("monitoring", monitoring_scrape_interval="1h30m") == []
+    assert errors("monitoring", monitoring_evaluation_interval="soon") == [
+        "monitoring_evaluation_interval must be a Prometheus duration such as 30s, 5m or 15d,"
+        " not soon"
+    ]
+    assert errors("monitoring", monitoring_alertmanager_port=9090) == [
+        "monitoring_prometheus_port and monitoring_alertmanager_port must differ"
+    ]
+    assert errors("monitoring", monitoring_targets_group="db") == [
+        "monitoring_targets_group is db, which is no group of the inventory: name the group of"
+        " the database servers to scrape"
+    ]
+    assert errors("monitoring", monitoring_ca_certificate="") == [
+        "monitoring_ca_certificate is empty: give the project CA's certificate (PEM), which"
+        " verifies the exporters"
+    ]

@@ -1,0 +1,65 @@
+"""The monitoring role's filters: the alert rules with the inventory's durations, and the
+exporters Prometheus scrapes, from the inventory's hosts."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.backend_db.postgresql.plugins.filter.monitoring import (
+    alert_names,
+    alert_rules,
+    scrape_jobs,
+)
+from devtools.paths import ROOT
+
+TEXT = (ROOT / "roles/monitoring/files/alerts.yml").read_text()
+EXPORTER_DEFAULTS = yaml.safe_load((ROOT / "roles/exporters/defaults/main.yml").read_text())
+
+
+def durations(text: str) -> dict[str, str]:
+    rules = yaml.safe_load(text)["groups"]
+    return {rule["alert"]: rule["for"] for group in rules for rule in group["rules"]}
+
+
+def test_the_named_alerts_get_the_inventorys_durations_and_the_others_keep_theirs():
+    shipped = durations(TEXT)
+    given = alert_rules(TEXT, {"BackendDbPostgresDown": "15s", "BackendDbBackupFailed": "2m"})
+    assert durations(given) == shipped | {
+        "BackendDbPostgresDown": "15s",
+        "BackendDbBackupFailed": "2m",
+    }
+    # Everything else is the rule file's: expressions, labels, annotations, groups.
+    assert yaml.safe_load(alert_rules(TEXT, {})) == yaml.safe_load(TEXT)
+
+
+def test_a_duration_for_an_alert_the_file_does_not_have_is_refused():
+    with pytest.raises(AnsibleFilterError, match="no alert named BackendDbNoSuchAlert"):
+        alert_rules(TEXT, {"BackendDbNoSuchAlert": "1m"})
+
+
+def test_the_names_are_the_files_alerts_in_order():
+    names = alert_names(TEXT)
+    assert names[0] == "BackendDbExporterDown" and "BackendDbBackupFailed" in names
+    assert len(names) == len(set(names)) == TEXT.count("- alert: ")
+
+
+def test_each_server_with_exporters_is_scraped_at_its_address_and_ports():
+    hostvars = {
+        "db1": {"backend_exporters_enabled": True, "monitoring_address": "10.0.0.1"},
+        "db2": {"backend_exporters_enabled": "true", "exporters_node_enabled": False,
+                "exporters_postgres_port": 9200},
+        "db3": {},
+        "db4": {"backend_exporters_enabled": True, "monitoring_address": "fd00::4"},
+    }  # fmt: skip
+    defaults = EXPORTER_DEFAULTS | {"backend_exporters_enabled": False}
+    jobs = scrape_jobs(["db1", "db2", "db3", "db4"], hostvars, defaults)
+    assert jobs == [
+        {"name": "backend_db_postgres", "targets": ["10.0.0.1:9187", "db2:9200", "[fd00::4]:9187"]},
+        {"name": "backend_db_node", "targets": ["10.0.0.1:9100", "[fd00::4]:9100"]},
+    ]
+    # The inventory's default for every host turns them on where a host says nothing.
+    on = scrape_jobs(["db3"], hostvars, EXPORTER_DEFAULTS | {"backend_exporters_enabled": True})
+    assert [job["targets"] for job in on] == [["db3:9187"], ["db3:9100"]]
+    assert scrape_jobs([], hostvars, defaults) == []
