@@ -81,21 +81,28 @@ EXPORTERS = (
 )
 
 
-def scrape_jobs(hosts: list, hostvars: Mapping, defaults: Mapping) -> list[dict]:
+def scrape_jobs(
+    hosts: list, hostvars: Mapping, defaults: Mapping, members: list | None = None
+) -> list[dict]:
     """By job, the address:port of each exporter the servers `hosts` run: those whose
-    backend_exporters_enabled is true, at their monitoring_address (else their name).
-    `defaults` holds what a host's variables leave out (the exporters role's defaults)."""
+    backend_exporters_enabled is true, at their monitoring_address (else their name); and
+    Patroni's REST API on those of them that are `members` of a Patroni cluster (it serves
+    its own /metrics). `defaults` holds what a host's variables leave out (the exporters
+    role's defaults, backend_exporters_enabled and patroni_restapi_port)."""
     jobs = {exporter[0]: [] for exporter in EXPORTERS}
+    jobs["backend_db_patroni"] = []
     for host in hosts:
         known = hostvars[host]
 
         def value(name, known=known):
             return known[name] if name in known else defaults.get(name)
 
-        if not _true(value("backend_exporters_enabled")):
-            continue
         address = str(value("monitoring_address") or host)
         address = f"[{address}]" if ":" in address else address
+        if host in (members or []):
+            jobs["backend_db_patroni"].append(f"{address}:{value('patroni_restapi_port')}")
+        if not _true(value("backend_exporters_enabled")):
+            continue
         for job, port, switch in EXPORTERS:
             if switch is None or _true(value(switch)):
                 jobs[job].append(f"{address}:{value(port)}")

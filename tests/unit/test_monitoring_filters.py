@@ -63,3 +63,21 @@ def test_each_server_with_exporters_is_scraped_at_its_address_and_ports():
     on = scrape_jobs(["db3"], hostvars, EXPORTER_DEFAULTS | {"backend_exporters_enabled": True})
     assert [job["targets"] for job in on] == [["db3:9187"], ["db3:9100"]]
     assert scrape_jobs([], hostvars, defaults) == []
+
+
+def test_patroni_is_scraped_on_the_members_of_a_declared_cluster_exporters_or_not():
+    hostvars = {
+        "db1": {"monitoring_address": "10.0.0.1"},
+        "db2": {"patroni_restapi_port": 8443},
+        "db3": {"backend_exporters_enabled": True},
+    }
+    defaults = EXPORTER_DEFAULTS | {
+        "backend_exporters_enabled": False,
+        "patroni_restapi_port": 8008,
+    }
+    jobs = scrape_jobs(["db1", "db2", "db3"], hostvars, defaults, members=["db1", "db2"])
+    assert jobs == [
+        {"name": "backend_db_postgres", "targets": ["db3:9187"]},
+        {"name": "backend_db_node", "targets": ["db3:9100"]},
+        {"name": "backend_db_patroni", "targets": ["10.0.0.1:8008", "db2:8443"]},
+    ]
