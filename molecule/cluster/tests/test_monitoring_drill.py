@@ -74,22 +74,20 @@ def test_an_unreadable_repository_and_a_failed_backup_raise_their_alerts(started
     WATCH.resolved("BackendDbBackupFailed")
 
 
-def test_a_stopped_server_raises_its_alert(started):
-    assert db("systemctl stop postgresql@17-main").rc == 0
+@pytest.mark.parametrize(
+    "unit, alert",
+    [("postgresql@17-main", "BackendDbPostgresDown"),
+     ("prometheus-node-exporter", "BackendDbExporterDown")],
+    ids=["server", "exporter"],
+)  # fmt: skip
+def test_a_stopped_unit_raises_its_alert(started, unit, alert):
+    """PostgreSQL stopped (its exporter answers with pg_up 0), or the node exporter."""
+    assert db(f"systemctl stop {unit}").rc == 0
     try:
-        WATCH.raised("BackendDbPostgresDown", time.monotonic())
+        WATCH.raised(alert, time.monotonic())
     finally:
-        assert db("systemctl start postgresql@17-main").rc == 0
-    WATCH.resolved("BackendDbPostgresDown")
-
-
-def test_a_stopped_exporter_raises_its_alert(started):
-    assert db("systemctl stop prometheus-node-exporter").rc == 0
-    try:
-        WATCH.raised("BackendDbExporterDown", time.monotonic())
-    finally:
-        assert db("systemctl start prometheus-node-exporter").rc == 0
-    WATCH.resolved("BackendDbExporterDown")
+        assert db(f"systemctl start {unit}").rc == 0
+    WATCH.resolved(alert)
 
 
 def test_only_the_drilled_alerts_fired_in_the_whole_scenario(started):
