@@ -96,8 +96,11 @@ SHARED_READERS = ("postgresql", "patroni", "haproxy", "migrations", "pgbouncer")
 def variable_errors(variables, role, context=None):
     """The role's own checks, then the shared values' when the role writes them."""
     variables = dict(variables)
-    shared = shared_errors(variables) if role in SHARED_READERS else []
-    return CHECKS[role](variables, dict(context or {})) + shared
+    context = dict(context or {})
+    # Before the postgresql role ran (context early), the shared values are its to name.
+    early = str(context.get("early")).lower() == "true"
+    shared = shared_errors(variables) if role in SHARED_READERS and not early else []
+    return CHECKS[role](variables, context) + shared
 
 
 class FilterModule:

@@ -313,8 +313,26 @@ def haproxy_errors(variables: dict, context: dict) -> list[str]:
     return errors + certificate_errors("haproxy_ca_certificate", v.get("haproxy_ca_certificate"))
 
 
+# The pgbouncer role's variables whose defaults follow the postgresql role's (its client
+# networks, roles and databases, its listen addresses).
+PGBOUNCER_FOLLOWERS = (
+    "pgbouncer_client_networks", "pgbouncer_client_roles", "pgbouncer_databases",
+    "pgbouncer_listen_addresses",
+)  # fmt: skip
+
+
 def pgbouncer_errors(variables: dict, context: dict) -> list[str]:
-    """context: postgresql_port, the port of the server PgBouncer stands in front of."""
+    """context: postgresql_port, the port of the server PgBouncer stands in front of;
+    early, true for playbooks/server.yml's check before the postgresql role ran, which
+    leaves out the variables that follow that role's (it names their problems first, by
+    their own names)."""
+    errors = _pgbouncer_errors(variables, context)
+    if str(context.get("early")).lower() == "true":
+        return [error for error in errors if not error.startswith(PGBOUNCER_FOLLOWERS)]
+    return errors
+
+
+def _pgbouncer_errors(variables: dict, context: dict) -> list[str]:
     v = variables
     errors = control_errors(v, "pgbouncer_")
     errors += port_errors("pgbouncer_port", v.get("pgbouncer_port"))

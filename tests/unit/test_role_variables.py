@@ -392,3 +392,22 @@ def test_the_monitoring_durations_name_the_collections_alerts_and_the_ports_diff
         "monitoring_ca_certificate is empty: give the project CA's certificate (PEM), which"
         " verifies the exporters"
     ]
+
+
+@pytest.mark.parametrize("early", [True, "True"])
+def test_before_the_postgresql_role_ran_pgbouncer_leaves_what_follows_it_to_that_role(early):
+    """playbooks/server.yml's early check: a bad client network (which follows
+    postgresql_client_networks) and a bad shared port are the postgresql role's to name,
+    by their own names; the pool size is the pgbouncer role's alone."""
+    bad = {
+        "pgbouncer_client_networks": ["10.9.0.0/33"],
+        "backend_postgresql_port": 0,
+        "pgbouncer_pool_size": -1,
+    }
+    late = variable_errors(valid("pgbouncer") | bad, "pgbouncer", CONTEXTS["pgbouncer"])
+    assert [error.split()[0] for error in late] == [
+        "pgbouncer_client_networks", "pgbouncer_pool_size", "backend_postgresql_port",
+    ], late  # fmt: skip
+    context = CONTEXTS["pgbouncer"] | {"early": early}
+    early_errors = variable_errors(valid("pgbouncer") | bad, "pgbouncer", context)
+    assert early_errors == [late[1]]
