@@ -90,6 +90,15 @@ class Prometheus:
         print(f"\nmonitoring drill: {name} raised after {took:.1f} s")
         return took
 
+    def quiet(self) -> None:
+        """Waits until no alert fires or is pending: a replica that rejoins reports no WAL
+        received until its receiver streams, so BackendDbReplicaLagging may be pending
+        (never firing: its `for:` is 2 minutes) for the first seconds."""
+        wait_for(
+            lambda: not self.alerts() | self.alerts("pending"), self.within,
+            "no alert firing or pending", 2, lambda: self.alerts("pending"),
+        )  # fmt: skip
+
     def resolved(self, name: str) -> None:
         wait_for(
             lambda: name not in self.alerts() | self.alerts("pending"), self.within,
