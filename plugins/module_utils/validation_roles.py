@@ -365,6 +365,9 @@ def _pgbouncer_errors(variables: dict, context: dict) -> list[str]:
             "pgbouncer_query_wait_timeout"),
     )  # fmt: skip
     errors += counts_errors(v, ("pgbouncer_pool_size", "pgbouncer_session_pool_size"), 0)
+    errors += counts_errors(v, ("pgbouncer_metrics_interval",))
+    if v.get("pgbouncer_metrics_dir"):
+        errors += path_errors("pgbouncer_metrics_dir", v.get("pgbouncer_metrics_dir"))
     errors += path_errors("pgbouncer_config_path", v.get("pgbouncer_config_path"))
     if not errors and not str(v["pgbouncer_config_path"]).endswith(".ini"):
         errors.append(

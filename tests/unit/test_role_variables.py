@@ -83,6 +83,7 @@ RUN_VALUES = {
         "pgbouncer_client_networks": ["10.0.0.0/24"],
         "pgbouncer_client_roles": ["backend_owner", "backend_app"],
         "pgbouncer_max_user_connections": 50,
+        "pgbouncer_metrics_dir": "/var/lib/prometheus/node-exporter",
     },
     "exporters": {},
     "monitoring": {"monitoring_ca_certificate": real_certificate()},
@@ -335,6 +336,18 @@ def test_pgbouncer_on_the_servers_port_or_with_settings_that_name_no_pid_file_is
     ]
     found = errors("postgresql", backend_pgbouncer_port=5432)
     assert "backend_pgbouncer_port must differ from backend_postgresql_port" in found[0], found
+
+
+def test_pgbouncers_metrics_go_to_an_absolute_directory_at_a_positive_interval_or_nowhere():
+    # The directory and the interval are written into the metrics service's command line.
+    assert errors("pgbouncer", pgbouncer_metrics_dir="/srv/textfile; rm") == [
+        "pgbouncer_metrics_dir must be an absolute path of letters, digits and ._-/@+,"
+        " not /srv/textfile; rm"
+    ]
+    assert errors("pgbouncer", pgbouncer_metrics_interval=0) == [
+        "pgbouncer_metrics_interval must be a whole number of 1 or more, not 0"
+    ]
+    assert errors("pgbouncer", pgbouncer_metrics_dir="") == []
 
 
 @pytest.mark.parametrize(("limit", "expected"), [(50, 50), (20, 20), (-1, 50)])
