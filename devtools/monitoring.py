@@ -52,6 +52,11 @@ class Prometheus:
         assert answer["status"] == "success", answer
         return answer["data"]
 
+    def values(self, query: str) -> dict[str, float]:
+        """By instance, the value of each series `query` gives now."""
+        result = self.api(f"query?query={quote(query, safe='')}")["result"]
+        return {series["metric"]["instance"]: float(series["value"][1]) for series in result}
+
     def alerts(self, state: str = "firing") -> set[str]:
         found = self.api("alerts")["alerts"]
         return {alert["labels"]["alertname"] for alert in found if alert["state"] == state}

@@ -82,31 +82,62 @@ EXPORTERS = (
 
 
 def scrape_jobs(
-    hosts: list, hostvars: Mapping, defaults: Mapping, members: list | None = None
+    hosts: list,
+    hostvars: Mapping,
+    defaults: Mapping,
+    members: list | None = None,
+    groups: Mapping | None = None,
 ) -> list[dict]:
     """By job, the address:port of each exporter the servers `hosts` run: those whose
     backend_exporters_enabled is true, at their monitoring_address (else their name); and
     Patroni's REST API on those of them that are `members` of a Patroni cluster (it serves
     its own /metrics). `defaults` holds what a host's variables leave out (the exporters
-    role's defaults, backend_exporters_enabled and patroni_restapi_port)."""
+    role's defaults, backend_exporters_enabled and patroni_restapi_port).
+
+    The members' etcd (job `backend_db_etcd`) serves its own /metrics on its client port:
+    each member's, or the hosts of the group its patroni_etcd_group names (`groups`, the
+    inventory's), at their monitoring_address.
+
+    The job `backend_db_tls` (with `probe`, the blackbox exporter's module) lists the TLS
+    endpoints whose certificates are watched: Patroni's REST API, which presents the
+    server's certificate itself, and etcd and the PostgreSQL exporter, which present their
+    copies of it."""
     jobs = {exporter[0]: [] for exporter in EXPORTERS}
     jobs["backend_db_patroni"] = []
-    for host in hosts:
+    jobs["backend_db_etcd"] = []
+    jobs["backend_db_tls"] = []
+
+    def value(host, name):
         known = hostvars[host]
+        return known[name] if name in known else defaults.get(name)
 
-        def value(name, known=known):
-            return known[name] if name in known else defaults.get(name)
+    def address(host):
+        found = str(value(host, "monitoring_address") or host)
+        return f"[{found}]" if ":" in found else found
 
-        address = str(value("monitoring_address") or host)
-        address = f"[{address}]" if ":" in address else address
+    for host in hosts:
         if host in (members or []):
-            jobs["backend_db_patroni"].append(f"{address}:{value('patroni_restapi_port')}")
-        if not _true(value("backend_exporters_enabled")):
+            jobs["backend_db_patroni"].append(
+                f"{address(host)}:{value(host, 'patroni_restapi_port')}"
+            )
+            jobs["backend_db_tls"].append(jobs["backend_db_patroni"][-1])
+            etcd_group = value(host, "patroni_etcd_group")
+            for etcd in (groups or {}).get(etcd_group) or [host]:
+                target = f"{address(etcd)}:{value(etcd, 'patroni_etcd_client_port')}"
+                if target not in jobs["backend_db_etcd"]:
+                    jobs["backend_db_etcd"].append(target)
+                    jobs["backend_db_tls"].append(target)
+        if not _true(value(host, "backend_exporters_enabled")):
             continue
         for job, port, switch in EXPORTERS:
-            if switch is None or _true(value(switch)):
-                jobs[job].append(f"{address}:{value(port)}")
-    return [{"name": job, "targets": targets} for job, targets in jobs.items() if targets]
+            if switch is None or _true(value(host, switch)):
+                jobs[job].append(f"{address(host)}:{value(host, port)}")
+        jobs["backend_db_tls"].append(jobs["backend_db_postgres"][-1])
+    return [
+        {"name": job, "targets": targets} | ({"probe": job} if job == "backend_db_tls" else {})
+        for job, targets in jobs.items()
+        if targets
+    ]
 
 
 def _true(value) -> bool:

@@ -416,8 +416,15 @@ def monitoring_errors(variables: dict, context: dict) -> list[str]:
         name = f"monitoring_{program}_listen_address"
         errors += address_errors(name, v.get(name))
         errors += port_errors(f"monitoring_{program}_port", v.get(f"monitoring_{program}_port"))
-    if str(v.get("monitoring_prometheus_port")) == str(v.get("monitoring_alertmanager_port")):
-        errors.append("monitoring_prometheus_port and monitoring_alertmanager_port must differ")
+    errors += port_errors("monitoring_blackbox_port", v.get("monitoring_blackbox_port"))
+    # All three may listen on 127.0.0.1.
+    programs = ("prometheus", "alertmanager", "blackbox")
+    ports = [str(v.get(f"monitoring_{name}_port")) for name in programs]
+    if len(set(ports)) < len(ports):
+        errors.append(
+            "monitoring_prometheus_port, monitoring_alertmanager_port and monitoring_blackbox_port"
+            " must differ"
+        )
     for name in ("scrape_interval", "evaluation_interval", "retention"):
         value = v.get(f"monitoring_{name}")
         if not DURATION.match(str(value)):

@@ -58,10 +58,13 @@ def test_each_server_with_exporters_is_scraped_at_its_address_and_ports():
     assert jobs == [
         {"name": "backend_db_postgres", "targets": ["10.0.0.1:9187", "db2:9200", "[fd00::4]:9187"]},
         {"name": "backend_db_node", "targets": ["10.0.0.1:9100", "[fd00::4]:9100"]},
-    ]
+        # The PostgreSQL exporter's certificate is the server's (a copy), probed for its expiry.
+        {"name": "backend_db_tls", "probe": "backend_db_tls",
+         "targets": ["10.0.0.1:9187", "db2:9200", "[fd00::4]:9187"]},
+    ]  # fmt: skip
     # The inventory's default for every host turns them on where a host says nothing.
     on = scrape_jobs(["db3"], hostvars, EXPORTER_DEFAULTS | {"backend_exporters_enabled": True})
-    assert [job["targets"] for job in on] == [["db3:9187"], ["db3:9100"]]
+    assert [job["targets"] for job in on] == [["db3:9187"], ["db3:9100"], ["db3:9187"]]
     assert scrape_jobs([], hostvars, defaults) == []
 
 
@@ -75,9 +78,28 @@ def test_patroni_is_scraped_on_the_members_of_a_declared_cluster_exporters_or_no
         "backend_exporters_enabled": False,
         "patroni_restapi_port": 8008,
     }
+    defaults |= {"patroni_etcd_group": "etcd", "patroni_etcd_client_port": 2379}
     jobs = scrape_jobs(["db1", "db2", "db3"], hostvars, defaults, members=["db1", "db2"])
     assert jobs == [
         {"name": "backend_db_postgres", "targets": ["db3:9187"]},
         {"name": "backend_db_node", "targets": ["db3:9100"]},
         {"name": "backend_db_patroni", "targets": ["10.0.0.1:8008", "db2:8443"]},
-    ]
+        # etcd on the members themselves, with no etcd group in the inventory.
+        {"name": "backend_db_etcd", "targets": ["10.0.0.1:2379", "db2:2379"]},
+        # Patroni presents the server's certificate itself, etcd its copy: each is probed.
+        {"name": "backend_db_tls", "probe": "backend_db_tls",
+         "targets": ["10.0.0.1:8008", "10.0.0.1:2379", "db2:8443", "db2:2379", "db3:9187"]},
+    ]  # fmt: skip
+
+
+def test_etcd_is_scraped_on_the_hosts_of_the_clusters_etcd_group_once_each():
+    hostvars = {"db1": {}, "db2": {}, "e1": {"monitoring_address": "fd00::7"}, "e2": {}}
+    defaults = EXPORTER_DEFAULTS | {
+        "backend_exporters_enabled": False, "patroni_restapi_port": 8008,
+        "patroni_etcd_group": "etcd", "patroni_etcd_client_port": 2379,
+    }  # fmt: skip
+    groups = {"etcd": ["e1", "e2"], "payments": ["db1", "db2"]}
+    jobs = {job["name"]: job["targets"] for job in
+            scrape_jobs(["db1", "db2"], hostvars, defaults, ["db1", "db2"], groups)}  # fmt: skip
+    assert jobs["backend_db_etcd"] == ["[fd00::7]:2379", "e2:2379"]
+    assert jobs["backend_db_tls"] == ["db1:8008", "[fd00::7]:2379", "e2:2379", "db2:8008"]

@@ -394,9 +394,11 @@ def test_the_monitoring_durations_name_the_collections_alerts_and_the_ports_diff
         "monitoring_evaluation_interval must be a Prometheus duration such as 30s, 5m or 15d,"
         " not soon"
     ]
-    assert errors("monitoring", monitoring_alertmanager_port=9090) == [
-        "monitoring_prometheus_port and monitoring_alertmanager_port must differ"
-    ]
+    for port in ({"monitoring_alertmanager_port": 9090}, {"monitoring_blackbox_port": 9093}):
+        assert errors("monitoring", **port) == [
+            "monitoring_prometheus_port, monitoring_alertmanager_port and monitoring_blackbox_port"
+            " must differ"
+        ]
     assert errors("monitoring", monitoring_targets_group="db") == [
         "monitoring_targets_group is db, which is no group of the inventory: name the group of"
         " the database servers to scrape"

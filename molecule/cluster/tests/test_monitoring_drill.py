@@ -13,6 +13,7 @@ import time
 import pytest
 import testinfra
 
+from devtools.container import install_pgpass, secret
 from devtools.monitoring import Prometheus
 
 DB, APP = (f"backend-db-cluster-{role}" for role in ("db", "app"))
@@ -21,6 +22,8 @@ DRILLED = {
     "BackendDbBackupFailed",
     "BackendDbPostgresDown",
     "BackendDbExporterDown",
+    "BackendDbPgbouncerDown",
+    "BackendDbPgbouncerClientsWaiting",
 }
 REPO = "/var/lib/pgbackrest"
 DIFF_BACKUP = "backend-db-backup-main@diff.service"
@@ -36,13 +39,56 @@ def db(command: str, *args: str):
 @pytest.fixture(scope="module")
 def started():
     """When the drill began, with every target up."""
-    return WATCH.scraping({"backend_db_postgres", "backend_db_node"})
+    return WATCH.scraping({"backend_db_postgres", "backend_db_node", "backend_db_tls"})
 
 
 def test_prometheus_and_alertmanager_listen_on_the_monitoring_host_only(host):
     listening = host.run("ss -Hltn").stdout
-    assert "127.0.0.1:9090 " in listening and "127.0.0.1:9093 " in listening, listening
+    for port in (9090, 9093, 9115):  # the blackbox exporter's too
+        assert f"127.0.0.1:{port} " in listening and f"*:{port} " not in listening, listening
     assert ":9094 " not in listening, "Alertmanager's cluster port is closed"
+
+
+def expires(path: str) -> float:
+    """When the certificate at `path` on the database server expires (Unix time)."""
+    found = db(f'date -d "$(openssl x509 -noout -enddate -in {path} | cut -d= -f2)" +%s')
+    assert found.rc == 0, found.stderr
+    return float(found.stdout)
+
+
+def test_pgbouncers_pools_are_read_through_its_admin_console_and_served(started):
+    """The pgbouncer role's service logs in by peer as a stats user and writes the pools
+    for the node exporter; a client through PgBouncer shows in them."""
+    wait_for_pool = (
+        "for i in $(seq 30); do grep -q 'backend_db_pgbouncer_clients{database=\"backend\"' %s"
+        " && exit 0; sleep 1; done; exit 1"
+    )
+    up = WATCH.values('backend_db_pgbouncer_up{job="backend_db_node"}')
+    assert list(up.values()) == [1.0], up
+    # test_cluster.py's clients came through PgBouncer: the application's pool is listed.
+    found = db(wait_for_pool % "/var/lib/prometheus/node-exporter/backend_db_pgbouncer.prom")
+    assert found.rc == 0, "the application's pool is listed"
+    # No one else may use the admin console on the Unix socket, and the reader only SHOW.
+    console = "psql -XAtq -h /var/run/postgresql -p 6432 -d pgbouncer -c %s"
+    refused = db(f"PGCONNECT_TIMEOUT=5 timeout 20 runuser -u postgres -- {console}", "SHOW POOLS")
+    assert refused.rc != 0 and "backend" not in refused.stdout, refused.stdout
+    paused = db(f"runuser -u prometheus -- {console}", "PAUSE")
+    assert paused.rc != 0 and "admin access needed" in paused.stderr, paused.stderr
+
+
+def test_the_servers_certificate_and_its_ca_are_watched_until_they_expire(started):
+    """The blackbox exporter's probe of the server's TLS endpoint (its PostgreSQL
+    exporter, which presents the server's certificate) passes verification against the
+    project CA and reports the expiry of the server's certificate and of the CA's."""
+    assert set(WATCH.values('probe_success{job="backend_db_tls"}').values()) == {1.0}
+    server = WATCH.values('probe_ssl_earliest_cert_expiry{job="backend_db_tls"}')
+    chain = WATCH.values('probe_ssl_last_chain_expiry_timestamp_seconds{job="backend_db_tls"}')
+    certificate, ca = (
+        expires("/etc/postgresql/17/main/server.crt"),
+        expires("/etc/backend-db/ca.crt"),
+    )
+    assert list(server.values()) == [certificate], (server, certificate)
+    assert list(chain.values()) == [min(certificate, ca)], (chain, certificate, ca)
 
 
 def test_nothing_fires_on_the_healthy_server(started):
@@ -74,14 +120,41 @@ def test_an_unreadable_repository_and_a_failed_backup_raise_their_alerts(started
     WATCH.resolved("BackendDbBackupFailed")
 
 
+def test_clients_beyond_pgbouncers_pool_raise_their_alert(started):
+    """Every server connection of the application's pool busy with a long statement, and
+    three clients more from the application host: they wait in PgBouncer."""
+    size = db("sed -n 's/^default_pool_size = //p' /etc/pgbouncer/pgbouncer.ini").stdout
+    install_pgpass(APP, [("backend", "backend_app", secret("backend_app"))])
+    dsn = (
+        f"host={db('hostname -I').stdout.split()[0]} port=6432 dbname=backend user=backend_app"
+        " sslmode=verify-full sslrootcert=/etc/backend-db/ca.crt"
+    )
+    app = testinfra.get_host(f"podman://{APP}")
+    load = "for i in $(seq %s); do setsid -f psql -XAtq %s -c %s >/dev/null 2>&1; done"
+    fault = time.monotonic()
+    assert app.run(load, str(int(size) + 3), dsn, "SELECT pg_sleep(100) AS drill").rc == 0
+    try:
+        WATCH.raised("BackendDbPgbouncerClientsWaiting", fault)
+    finally:
+        app.run("pkill -f 'pg_sleep.100. AS drill'")
+        db(
+            "runuser -u postgres -- psql -XAtq -c %s",
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE query LIKE 'SELECT pg_sleep(100) AS drill%' AND pid <> pg_backend_pid()",
+        )
+    WATCH.resolved("BackendDbPgbouncerClientsWaiting")
+
+
 @pytest.mark.parametrize(
     "unit, alert",
     [("postgresql@17-main", "BackendDbPostgresDown"),
-     ("prometheus-node-exporter", "BackendDbExporterDown")],
-    ids=["server", "exporter"],
+     ("prometheus-node-exporter", "BackendDbExporterDown"),
+     ("pgbouncer", "BackendDbPgbouncerDown")],
+    ids=["server", "exporter", "pgbouncer"],
 )  # fmt: skip
 def test_a_stopped_unit_raises_its_alert(started, unit, alert):
-    """PostgreSQL stopped (its exporter answers with pg_up 0), or the node exporter."""
+    """PostgreSQL stopped (its exporter answers with pg_up 0), the node exporter, or
+    PgBouncer (the service that reads its pools writes backend_db_pgbouncer_up 0)."""
     assert db(f"systemctl stop {unit}").rc == 0
     try:
         WATCH.raised(alert, time.monotonic())

@@ -33,14 +33,21 @@ def patroni(name: str, action: str) -> None:
 
 @pytest.fixture(scope="module")
 def started():
-    """When the drill began, with every member's Patroni scraped."""
-    return WATCH.scraping({"backend_db_patroni"})
+    """When the drill began, with every member's Patroni scraped and its TLS probed."""
+    return WATCH.scraping({"backend_db_patroni", "backend_db_etcd", "backend_db_tls"})
 
 
 def test_every_member_is_scraped_with_its_cluster(started):
     found = WATCH.api("query?query=patroni_primary")["result"]
     assert sorted(series["metric"]["scope"] for series in found) == ["payments"] * 3, found
     assert sum(float(series["value"][1]) for series in found) == 1, "one leader"
+    # Each member's etcd serves its own metrics, and knows the leader of the three.
+    etcd = WATCH.values('etcd_server_has_leader{job="backend_db_etcd"}')
+    assert len(etcd) == 3 and set(etcd.values()) == {1.0}, etcd
+    # Each member's REST API and etcd present the server's certificate (etcd its copy),
+    # verified by the probe.
+    probed = WATCH.values('probe_success{job="backend_db_tls"}')
+    assert len(probed) == 6 and set(probed.values()) == {1.0}, probed
 
 
 def test_nothing_fired_before_the_drill(started):
