@@ -105,7 +105,9 @@ class TemporaryPostgres:
         options = (
             f"-p {self.port} -k {self.socket_dir} -c listen_addresses=127.0.0.1 "
             "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
-            "-c max_connections=100"
+            "-c max_connections=100 "
+            # As the postgresql role's servers load it (postgresql_shared_preload_libraries).
+            "-c shared_preload_libraries=pg_stat_statements"
         )
         self._run(
             "pg_ctl", "-D", str(self.datadir), "-l", str(self.logfile), "-o", options, "-w", "start"

@@ -1,5 +1,6 @@
 """What the monitoring tests share: a login role with pg_monitor and nothing else, as the
-PostgreSQL exporter of monitoring/ connects (no superuser)."""
+PostgreSQL exporter of monitoring/ connects (no superuser), and pg_stat_statements in the
+database it reads."""
 
 from __future__ import annotations
 
@@ -36,6 +37,8 @@ def monitor_login(postgres) -> Iterator[Login]:
         cursor.execute(
             f"CREATE ROLE {login.user} LOGIN IN ROLE pg_monitor PASSWORD %s", (login.password,)
         )
+        # In the database the exporter reads, as the app_database role creates it there.
+        cursor.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
     yield login
     with admin.cursor() as cursor:
         cursor.execute(f"DROP OWNED BY {login.user}; DROP ROLE {login.user}")

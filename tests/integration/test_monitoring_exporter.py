@@ -68,3 +68,8 @@ def test_every_query_of_the_exporter_succeeds_as_a_monitoring_role(exporter):
     assert [value for _, value in samples(exporter, "pg_exporter_last_scrape_error")] == [0.0]
     loaded = samples(exporter, "pg_exporter_user_queries_load_error")
     assert loaded and all(value == 0 for _, value in loaded), loaded
+    # The top statements, each with its id and role (roles/exporters/files/queries.yml).
+    statements = samples(exporter, "backend_db_statements_calls")
+    assert statements and all(
+        "queryid=" in labels and "role=" in labels for labels, _ in statements
+    )
