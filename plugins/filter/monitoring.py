@@ -44,33 +44,41 @@ _value:
 
 import yaml  # noqa: E402
 from ansible.errors import AnsibleFilterError  # noqa: E402
+from ansible.module_utils.parsing.convert_bool import boolean  # noqa: E402
 
 
-def _alerts(text: str) -> list[dict]:
-    rules = yaml.safe_load(text) or {}
+def _alerts(rules: Mapping | None) -> list[dict]:
+    """The alerting rules of a parsed rule file, in order (the objects themselves)."""
     return [
         rule
-        for group in rules.get("groups", [])
+        for group in (rules or {}).get("groups", [])
         for rule in group.get("rules", [])
         if "alert" in rule
     ]
 
 
 def alert_names(text: str) -> list[str]:
-    return [rule["alert"] for rule in _alerts(text)]
+    return [rule["alert"] for rule in _alerts(yaml.safe_load(text))]
 
 
 def alert_rules(text: str, durations: Mapping | None = None) -> str:
     durations = dict(durations or {})
     rules = yaml.safe_load(text)
-    unknown = sorted(set(durations) - set(alert_names(text)))
+    alerts = _alerts(rules)
+    unknown = sorted(set(durations) - {rule["alert"] for rule in alerts})
     if unknown:
         raise AnsibleFilterError(f"the rule file has no alert named {', '.join(unknown)}")
-    for group in rules["groups"]:
-        for rule in group["rules"]:
-            if rule.get("alert") in durations:
-                rule["for"] = str(durations[rule["alert"]])
+    for rule in alerts:
+        if rule["alert"] in durations:
+            rule["for"] = str(durations[rule["alert"]])
     return yaml.safe_dump(rules, sort_keys=False, width=1000, allow_unicode=True)
+
+
+def host_port(address: object, port: object) -> str:
+    """`address:port` as listen flags and scrape targets take it: an IPv6 address in
+    brackets; an empty address (every address of the host) gives `:port`."""
+    address = str(address or "")
+    return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
 
 
 # The exporters each server runs, as the exporters role names their ports, and the
@@ -111,27 +119,24 @@ def scrape_jobs(
         known = hostvars[host]
         return known[name] if name in known else defaults.get(name)
 
-    def address(host):
-        found = str(value(host, "monitoring_address") or host)
-        return f"[{found}]" if ":" in found else found
+    def target(host, port):
+        return host_port(value(host, "monitoring_address") or host, value(host, port))
 
     for host in hosts:
         if host in (members or []):
-            jobs["backend_db_patroni"].append(
-                f"{address(host)}:{value(host, 'patroni_restapi_port')}"
-            )
+            jobs["backend_db_patroni"].append(target(host, "patroni_restapi_port"))
             jobs["backend_db_tls"].append(jobs["backend_db_patroni"][-1])
             etcd_group = value(host, "patroni_etcd_group")
             for etcd in (groups or {}).get(etcd_group) or [host]:
-                target = f"{address(etcd)}:{value(etcd, 'patroni_etcd_client_port')}"
-                if target not in jobs["backend_db_etcd"]:
-                    jobs["backend_db_etcd"].append(target)
-                    jobs["backend_db_tls"].append(target)
-        if not _true(value(host, "backend_exporters_enabled")):
+                found = target(etcd, "patroni_etcd_client_port")
+                if found not in jobs["backend_db_etcd"]:
+                    jobs["backend_db_etcd"].append(found)
+                    jobs["backend_db_tls"].append(found)
+        if not boolean(value(host, "backend_exporters_enabled"), strict=False):
             continue
         for job, port, switch in EXPORTERS:
-            if switch is None or _true(value(host, switch)):
-                jobs[job].append(f"{address(host)}:{value(host, port)}")
+            if switch is None or boolean(value(host, switch), strict=False):
+                jobs[job].append(target(host, port))
         jobs["backend_db_tls"].append(jobs["backend_db_postgres"][-1])
     return [
         {"name": job, "targets": targets} | ({"probe": job} if job == "backend_db_tls" else {})
@@ -140,10 +145,11 @@ def scrape_jobs(
     ]
 
 
-def _true(value) -> bool:
-    return value is True or str(value).lower() in ("true", "yes", "1")
-
-
 class FilterModule:
     def filters(self):
-        return {"alert_rules": alert_rules, "alert_names": alert_names, "scrape_jobs": scrape_jobs}
+        return {
+            "alert_rules": alert_rules,
+            "alert_names": alert_names,
+            "scrape_jobs": scrape_jobs,
+            "host_port": host_port,
+        }

@@ -10,6 +10,7 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.backend_db.postgresql.plugins.filter.monitoring import (
     alert_names,
     alert_rules,
+    host_port,
     scrape_jobs,
 )
 from devtools.paths import ROOT
@@ -103,3 +104,12 @@ def test_etcd_is_scraped_on_the_hosts_of_the_clusters_etcd_group_once_each():
             scrape_jobs(["db1", "db2"], hostvars, defaults, ["db1", "db2"], groups)}  # fmt: skip
     assert jobs["backend_db_etcd"] == ["[fd00::7]:2379", "e2:2379"]
     assert jobs["backend_db_tls"] == ["db1:8008", "[fd00::7]:2379", "e2:2379", "db2:8008"]
+
+
+@pytest.mark.parametrize(
+    "address, port, expected",
+    [("10.0.0.1", 9187, "10.0.0.1:9187"), ("fd00::4", "9100", "[fd00::4]:9100"),
+     ("", 9187, ":9187"), (None, 9090, ":9090"), ("db1.example.org", 8008, "db1.example.org:8008")],
+)  # fmt: skip
+def test_an_address_and_a_port_are_joined_an_ipv6_address_in_brackets(address, port, expected):
+    assert host_port(address, port) == expected
