@@ -57,6 +57,7 @@ _value:
 """
 
 from ansible_collections.backend_db.postgresql.plugins.module_utils.validation import (  # noqa: E402
+    early,
     shared_errors,
 )
 from ansible_collections.backend_db.postgresql.plugins.module_utils.validation_postgresql import (  # noqa: E402
@@ -98,8 +99,7 @@ def variable_errors(variables, role, context=None):
     variables = dict(variables)
     context = dict(context or {})
     # Before the postgresql role ran (context early), the shared values are its to name.
-    early = str(context.get("early")).lower() == "true"
-    shared = shared_errors(variables) if role in SHARED_READERS and not early else []
+    shared = shared_errors(variables) if role in SHARED_READERS and not early(context) else []
     return CHECKS[role](variables, context) + shared
 
 

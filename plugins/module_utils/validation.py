@@ -36,6 +36,12 @@ LIBRARY = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
+def early(context: dict) -> bool:
+    """Whether a validation runs before the postgresql role ran (playbooks/server.yml's
+    first check, context `early`), whose variables and the shared values that role names."""
+    return str(context.get("early")).lower() in ("true", "yes", "1")
+
+
 def shown(value: object) -> str:
     """A value as a message may show it: one line, control characters escaped."""
     text = value if isinstance(value, str) else repr(value)

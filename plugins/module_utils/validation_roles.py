@@ -18,6 +18,7 @@ from ansible_collections.backend_db.postgresql.plugins.module_utils.validation i
     control_errors,
     counts_errors,
     each_errors,
+    early,
     is_address,
     name_errors,
     network_errors,
@@ -327,7 +328,7 @@ def pgbouncer_errors(variables: dict, context: dict) -> list[str]:
     leaves out the variables that follow that role's (it names their problems first, by
     their own names)."""
     errors = _pgbouncer_errors(variables, context)
-    if str(context.get("early")).lower() == "true":
+    if early(context):
         return [error for error in errors if not error.startswith(PGBOUNCER_FOLLOWERS)]
     return errors
 
