@@ -458,6 +458,18 @@ def monitoring_errors(variables: dict, context: dict) -> list[str]:
             f"monitoring_targets_group is {shown(group)}, which is no group of the inventory:"
             " name the group of the database servers to scrape"
         )
+    # Each target's address, which Prometheus reaches and its certificate names.
+    hostvars = context.get("hostvars") or {}
+    for host in (context.get("groups") or {}).get(group) or []:
+        known = hostvars.get(host) or {}
+        if "monitoring_address" in known:
+            address = known["monitoring_address"]
+            if not is_address(address) or address == "*":
+                errors.append(
+                    f"monitoring_address of {host} is {shown(address)}, not an IP address or a"
+                    " host name: give the address Prometheus reaches it at, which its"
+                    " certificate names"
+                )
     return errors
 
 

@@ -23,6 +23,7 @@ from ansible_collections.backend_db.postgresql.plugins.lookup.role_variables imp
     dependencies,
     option_names,
 )
+from ansible_collections.backend_db.postgresql.plugins.module_utils.validation import shown
 from devtools.paths import ROOT
 from devtools.role_docs import resolved_defaults, role_options
 
@@ -116,6 +117,7 @@ CONTEXTS = {
     "monitoring": {
         "alerts": alert_names((ROOT / "roles/monitoring/files/alerts.yml").read_text()),
         "groups": {"all": ["db1", "mon1"], "dbservers": ["db1"], "monitoring": ["mon1"]},
+        "hostvars": {"db1": {"monitoring_address": "10.0.0.5"}, "mon1": {}},
     },
     "patroni": {},
 }
@@ -403,6 +405,13 @@ def test_the_monitoring_durations_name_the_collections_alerts_and_the_ports_diff
         "monitoring_targets_group is db, which is no group of the inventory: name the group of"
         " the database servers to scrape"
     ]
+    # A target's address, a host variable, with a line break or a space in it.
+    for address in ("10.0.0.5\nmetrics_path: /", "db 1", "*"):
+        context = CONTEXTS["monitoring"] | {"hostvars": {"db1": {"monitoring_address": address}}}
+        assert variable_errors(valid("monitoring"), "monitoring", context) == [
+            f"monitoring_address of db1 is {shown(address)}, not an IP address or a host name:"
+            " give the address Prometheus reaches it at, which its certificate names"
+        ]
     assert errors("monitoring", monitoring_ca_certificate="") == [
         "monitoring_ca_certificate is empty: give the project CA's certificate (PEM), which"
         " verifies the exporters"
