@@ -95,6 +95,7 @@ def scrape_jobs(
     defaults: Mapping,
     members: list | None = None,
     groups: Mapping | None = None,
+    proxies: list | None = None,
 ) -> list[dict]:
     """By job, the address:port of each exporter the servers `hosts` run: those whose
     backend_exporters_enabled is true, at their monitoring_address (else their name); and
@@ -109,11 +110,17 @@ def scrape_jobs(
     The job `backend_db_tls` (with `probe`, the blackbox exporter's module) lists the TLS
     endpoints whose certificates are watched: Patroni's REST API, which presents the
     server's certificate itself, and etcd and the PostgreSQL exporter, which present their
-    copies of it."""
+    copies of it.
+
+    The job `backend_db_haproxy` (plain HTTP, `scheme`) lists HAProxy's statistics on each
+    of the application hosts `proxies` that serves a cluster's endpoints (haproxy_cluster)
+    and its statistics: at its haproxy_metrics_address, else its monitoring_address (the
+    haproxy role's default), on haproxy_metrics_port."""
     jobs = {exporter[0]: [] for exporter in EXPORTERS}
     jobs["backend_db_patroni"] = []
     jobs["backend_db_etcd"] = []
     jobs["backend_db_tls"] = []
+    jobs["backend_db_haproxy"] = []
 
     def value(host, name):
         known = hostvars[host]
@@ -138,8 +145,22 @@ def scrape_jobs(
             if switch is None or boolean(value(host, switch), strict=False):
                 jobs[job].append(target(host, port))
         jobs["backend_db_tls"].append(jobs["backend_db_postgres"][-1])
+    for host in proxies or []:
+        if not value(host, "haproxy_cluster"):
+            continue
+        address = value(host, "haproxy_metrics_address")
+        if address is None:
+            address = value(host, "monitoring_address")
+        if address:
+            jobs["backend_db_haproxy"].append(
+                host_port(address, value(host, "haproxy_metrics_port"))
+            )
+    kinds = {
+        "backend_db_tls": {"probe": "backend_db_tls"},
+        "backend_db_haproxy": {"scheme": "http"},
+    }
     return [
-        {"name": job, "targets": targets} | ({"probe": job} if job == "backend_db_tls" else {})
+        {"name": job, "targets": targets} | kinds.get(job, {})
         for job, targets in jobs.items()
         if targets
     ]

@@ -295,11 +295,19 @@ def haproxy_errors(variables: dict, context: dict) -> list[str]:
             "haproxy_bind_address must be *, an IP address or a host name, not"
             f" {shown(v.get('haproxy_bind_address'))}"
         )
-    ports = ("haproxy_primary_port", "haproxy_replica_port")
+    metrics = v.get("haproxy_metrics_address")
+    if metrics not in ("", None) and (metrics == "*" or not is_address(metrics)):
+        errors.append(
+            "haproxy_metrics_address must be the IP address or host name the monitoring"
+            f" network reaches this host at, or empty, not {shown(metrics)}"
+        )
+    ports = ("haproxy_primary_port", "haproxy_replica_port", "haproxy_metrics_port")
     for name in (*ports, "haproxy_member_port", "haproxy_restapi_port"):
         errors += port_errors(name, v.get(name))
-    if str(v.get(ports[0])) == str(v.get(ports[1])):
-        errors.append("haproxy_primary_port and haproxy_replica_port must differ")
+    if len({str(v.get(name)) for name in ports}) < len(ports):
+        errors.append(
+            "haproxy_primary_port, haproxy_replica_port and haproxy_metrics_port must differ"
+        )
     errors += counts_errors(
         v,
         (
@@ -457,6 +465,11 @@ def monitoring_errors(variables: dict, context: dict) -> list[str]:
         errors.append(
             f"monitoring_targets_group is {shown(group)}, which is no group of the inventory:"
             " name the group of the database servers to scrape"
+        )
+    proxies = v.get("monitoring_proxies_group")
+    if not isinstance(proxies, str) or not GROUP.match(proxies):
+        errors.append(
+            f"monitoring_proxies_group must be an inventory group name, not {shown(proxies)}"
         )
     # Each target's address, which Prometheus reaches and its certificate names.
     hostvars = context.get("hostvars") or {}

@@ -106,6 +106,27 @@ def test_etcd_is_scraped_on_the_hosts_of_the_clusters_etcd_group_once_each():
     assert jobs["backend_db_tls"] == ["db1:8008", "[fd00::7]:2379", "e2:2379", "db2:8008"]
 
 
+def test_haproxy_is_scraped_in_plain_http_where_an_application_host_serves_its_statistics():
+    hostvars = {
+        "app1": {"haproxy_cluster": "payments", "monitoring_address": "10.0.0.8"},
+        "app2": {"haproxy_cluster": "payments", "haproxy_metrics_address": "fd00::9",
+                 "monitoring_address": "10.0.0.9", "haproxy_metrics_port": 9405},
+        # No address for its statistics, or no cluster to serve: nothing to scrape.
+        "app3": {"haproxy_cluster": "payments", "haproxy_metrics_address": ""},
+        "app4": {"monitoring_address": "10.0.0.10"},
+        "app5": {"haproxy_cluster": "payments"},
+    }  # fmt: skip
+    defaults = EXPORTER_DEFAULTS | {
+        "backend_exporters_enabled": False,
+        "haproxy_metrics_port": 8405,
+    }
+    jobs = scrape_jobs([], hostvars, defaults, proxies=["app1", "app2", "app3", "app4", "app5"])
+    assert jobs == [
+        {"name": "backend_db_haproxy", "targets": ["10.0.0.8:8405", "[fd00::9]:9405"],
+         "scheme": "http"},
+    ]  # fmt: skip
+
+
 @pytest.mark.parametrize(
     "address, port, expected",
     [("10.0.0.1", 9187, "10.0.0.1:9187"), ("fd00::4", "9100", "[fd00::4]:9100"),

@@ -76,7 +76,12 @@ RUN_VALUES = {
         "migrations_login_password": PASSWORD,
         "migrations_run_on": "db1",
     },
-    "haproxy": {"haproxy_cluster": "pg", "haproxy_ca_certificate": "", "haproxy_member_port": 6432},
+    "haproxy": {
+        "haproxy_cluster": "pg",
+        "haproxy_ca_certificate": "",
+        "haproxy_member_port": 6432,
+        "haproxy_metrics_address": "",
+    },
     "pgbouncer": {
         "pgbouncer_port": 6432,
         "pgbouncer_listen_addresses": ["localhost"],
@@ -378,6 +383,21 @@ def test_the_exporters_ports_differ_from_each_other_and_the_servers_and_the_addr
         "exporters_listen_address must be an IP address or a host name, not 10.0.0.1 ; x"
     ]
     assert errors("exporters", exporters_listen_address="10.0.0.7") == []
+
+
+def test_haproxys_statistics_are_served_on_one_address_of_the_host_on_a_port_of_their_own():
+    assert errors("haproxy", haproxy_metrics_address="10.0.0.9") == []
+    for address in ("*", "10.0.0.9\nbind *:80", "app 1"):
+        assert (
+            "haproxy_metrics_address must be the IP address or host name the monitoring"
+            f" network reaches this host at, or empty, not {shown(address)}"
+        ) in errors("haproxy", haproxy_metrics_address=address)
+    assert errors("haproxy", haproxy_metrics_port=5433) == [
+        "haproxy_primary_port, haproxy_replica_port and haproxy_metrics_port must differ"
+    ]
+    assert errors("monitoring", monitoring_proxies_group="app servers") == [
+        "monitoring_proxies_group must be an inventory group name, not app servers"
+    ]
 
 
 def test_the_monitoring_durations_name_the_collections_alerts_and_the_ports_differ():
