@@ -13,8 +13,9 @@ import time
 import pytest
 import testinfra
 
-from devtools.container import install_pgpass, secret
+from devtools.container import install_pgpass, molecule_playbook, secret
 from devtools.monitoring import Prometheus
+from devtools.waits import printed, wait_for
 
 DB, APP = (f"backend-db-cluster-{role}" for role in ("db", "app"))
 DRILLED = {
@@ -120,15 +121,20 @@ def test_an_unreadable_repository_and_a_failed_backup_raise_their_alerts(started
     WATCH.resolved("BackendDbBackupFailed")
 
 
+def application_dsn() -> str:
+    """How the application host reaches PgBouncer on the server, as the application."""
+    install_pgpass(APP, [("backend", "backend_app", secret("backend_app"))])
+    return (
+        f"host={db('hostname -I').stdout.split()[0]} port=6432 dbname=backend user=backend_app"
+        " sslmode=verify-full sslrootcert=/etc/backend-db/ca.crt"
+    )
+
+
 def test_clients_beyond_pgbouncers_pool_raise_their_alert(started):
     """Every server connection of the application's pool busy with a long statement, and
     three clients more from the application host: they wait in PgBouncer."""
     size = db("sed -n 's/^default_pool_size = //p' /etc/pgbouncer/pgbouncer.ini").stdout
-    install_pgpass(APP, [("backend", "backend_app", secret("backend_app"))])
-    dsn = (
-        f"host={db('hostname -I').stdout.split()[0]} port=6432 dbname=backend user=backend_app"
-        " sslmode=verify-full sslrootcert=/etc/backend-db/ca.crt"
-    )
+    dsn = application_dsn()
     app = testinfra.get_host(f"podman://{APP}")
     load = "for i in $(seq %s); do setsid -f psql -XAtq %s -c %s >/dev/null 2>&1; done"
     fault = time.monotonic()
@@ -161,6 +167,27 @@ def test_a_stopped_unit_raises_its_alert(started, unit, alert):
     finally:
         assert db(f"systemctl start {unit}").rc == 0
     WATCH.resolved(alert)
+
+
+def test_pools_read_no_more_are_not_served_and_come_back_when_read_again(started):
+    """pgbouncer_metrics_dir empty (as with the exporters off): a converge stops and
+    removes the service that read PgBouncer's pools, and what it wrote goes with it, so
+    no stale pools are served (BackendDbPgbouncerDown would read them as a PgBouncer
+    nobody reads). Set again, the next converge brings them back."""
+    up = 'backend_db_pgbouncer_up{job="backend_db_node"}'
+    off = molecule_playbook("molecule/cluster/converge.yml", "-e", '{"pgbouncer_metrics_dir": ""}')
+    assert off.returncode == 0, printed(off)
+    assert db("systemctl cat backend-db-pgbouncer-metrics").rc != 0, "the unit is gone"
+    gone = db("test -e /var/lib/prometheus/node-exporter/backend_db_pgbouncer.prom")
+    assert gone.rc == 1, "the pools it wrote are gone"
+    wait_for(lambda: WATCH.values(up) == {}, 60, "Prometheus no longer has PgBouncer's pools")
+    # PgBouncer still serves the application, without the stats user it no longer has.
+    app = testinfra.get_host(f"podman://{APP}")
+    served = app.run("psql -XAtq %s -c %s", application_dsn(), "SELECT 1")
+    assert served.rc == 0 and served.stdout.strip() == "1", served.stderr
+    on = molecule_playbook("molecule/cluster/converge.yml")
+    assert on.returncode == 0, printed(on)
+    wait_for(lambda: list(WATCH.values(up).values()) == [1.0], 60, "PgBouncer's pools are back")
 
 
 def test_only_the_drilled_alerts_fired_in_the_whole_scenario(started):
