@@ -29,6 +29,19 @@ def samples(exposition: str, name: str) -> list[tuple[str, float]]:
     return [(labels, float(value)) for labels, value in found]
 
 
+# A plain GET of an HTTP /metrics page, as Prometheus makes it (the jobs that serve no TLS).
+FETCH = (
+    "import sys, urllib.request\n"
+    "sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=10).read().decode())\n"
+)
+
+
+def fetched(host, url: str):
+    """The page at `url` as the container `host` (a testinfra host) reads it: a command
+    result, its text on stdout."""
+    return host.run("python3 -c %s %s", FETCH, url)
+
+
 class Prometheus:
     """The Prometheus and Alertmanager the monitoring role runs on a container, asked on
     that container itself (both listen there only), as the drills ask them."""

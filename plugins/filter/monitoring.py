@@ -115,12 +115,19 @@ def scrape_jobs(
     The job `backend_db_haproxy` (plain HTTP, `scheme`) lists HAProxy's statistics on each
     of the application hosts `proxies` that serves a cluster's endpoints (haproxy_cluster)
     and its statistics: at its haproxy_metrics_address, else its monitoring_address (the
-    haproxy role's default), on haproxy_metrics_port."""
+    haproxy role's default), on haproxy_metrics_port.
+
+    The job `backend_db_repository` (plain HTTP) lists the node exporter of each repository
+    host (backup_repo_host) of a server with exporters and backups on: at the server's
+    backup_repo_exporter_address, else the repository host's monitoring_address (the backup
+    role's default), on backup_repo_exporter_port. A repository host that is a database
+    server runs the exporters role itself."""
     jobs = {exporter[0]: [] for exporter in EXPORTERS}
     jobs["backend_db_patroni"] = []
     jobs["backend_db_etcd"] = []
     jobs["backend_db_tls"] = []
     jobs["backend_db_haproxy"] = []
+    jobs["backend_db_repository"] = []
 
     def value(host, name):
         known = hostvars[host]
@@ -128,6 +135,23 @@ def scrape_jobs(
 
     def target(host, port):
         return host_port(value(host, "monitoring_address") or host, value(host, port))
+
+    def repository_target(host):
+        """The node exporter of the repository host that runs the server's backups and
+        writes their metrics (the backup role's, in plain HTTP), if any."""
+        repository = value(host, "backup_repo_host")
+        if (
+            not repository
+            or repository in hosts
+            or repository not in hostvars
+            or not boolean(value(host, "backup_enabled"), strict=False)
+            or value(host, "backup_metrics_dir") == ""
+        ):
+            return None
+        address = value(host, "backup_repo_exporter_address")
+        if address is None:
+            address = value(repository, "monitoring_address")
+        return host_port(address, value(host, "backup_repo_exporter_port")) if address else None
 
     for host in hosts:
         if host in (members or []):
@@ -145,6 +169,9 @@ def scrape_jobs(
             if switch is None or boolean(value(host, switch), strict=False):
                 jobs[job].append(target(host, port))
         jobs["backend_db_tls"].append(jobs["backend_db_postgres"][-1])
+        repository = repository_target(host)
+        if repository and repository not in jobs["backend_db_repository"]:
+            jobs["backend_db_repository"].append(repository)
     for host in proxies or []:
         if not value(host, "haproxy_cluster"):
             continue
@@ -158,6 +185,7 @@ def scrape_jobs(
     kinds = {
         "backend_db_tls": {"probe": "backend_db_tls"},
         "backend_db_haproxy": {"scheme": "http"},
+        "backend_db_repository": {"scheme": "http"},
     }
     return [
         {"name": job, "targets": targets} | kinds.get(job, {})

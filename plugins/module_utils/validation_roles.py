@@ -151,6 +151,13 @@ def backup_errors(variables: dict, context: dict) -> list[str]:
                 f"{name} must be a host name, an IP address or a user name, not"
                 f" {shown(v.get(name))}"
             )
+    exporter = v.get("backup_repo_exporter_address")
+    if exporter not in ("", None) and (exporter == "*" or not is_address(exporter)):
+        errors.append(
+            "backup_repo_exporter_address must be the IP address or host name the monitoring"
+            f" network reaches the repository host at, or empty, not {shown(exporter)}"
+        )
+    errors += port_errors("backup_repo_exporter_port", v.get("backup_repo_exporter_port"))
     if repo_host:
         if repo_host not in context["inventory"] or repo_host == host:
             errors.append(

@@ -134,3 +134,31 @@ def test_haproxy_is_scraped_in_plain_http_where_an_application_host_serves_its_s
 )  # fmt: skip
 def test_an_address_and_a_port_are_joined_an_ipv6_address_in_brackets(address, port, expected):
     assert host_port(address, port) == expected
+
+
+def test_a_repository_hosts_node_exporter_is_scraped_once_in_plain_http():
+    """Where the backups run on a repository host, their metrics and units' state are
+    served by its node exporter (the backup role's): once for every server it keeps."""
+    on = {"backend_exporters_enabled": True, "backup_repo_host": "repo1"}
+    hostvars = {
+        "db1": on,
+        "db2": on,
+        "db3": on | {"backup_repo_host": "repo2", "backup_repo_exporter_address": "10.0.0.20"},
+        # Backups off, metrics off, or no address for the repository host's exporter.
+        "db4": on | {"backup_repo_host": "repo2", "backup_enabled": False},
+        "db5": on | {"backup_repo_host": "repo2", "backup_metrics_dir": ""},
+        "db6": on | {"backup_repo_host": "repo3"},
+        "repo1": {"monitoring_address": "10.0.0.10"},
+        "repo2": {"monitoring_address": "10.0.0.11"},
+        "repo3": {},
+    }
+    defaults = EXPORTER_DEFAULTS | {"backup_enabled": True, "backup_repo_exporter_port": 9100}
+    jobs = scrape_jobs([f"db{n}" for n in range(1, 7)], hostvars, defaults)
+    assert jobs[-1] == {
+        "name": "backend_db_repository",
+        "targets": ["10.0.0.10:9100", "10.0.0.20:9100"],
+        "scheme": "http",
+    }
+    # A repository host that is one of the scraped servers is scraped as one of them.
+    both = scrape_jobs(["db1", "repo1"], hostvars, defaults)
+    assert "backend_db_repository" not in [job["name"] for job in both]

@@ -64,6 +64,7 @@ RUN_VALUES = {
         "backup_pg_host_address": "db1",
         "backup_repo_cipher_pass": PASSWORD,
         "backup_metrics_dir": "",
+        "backup_repo_exporter_address": "",
     },
     "migrations": {
         "migrations_project_dir": "/srv/backend-db",
@@ -398,6 +399,15 @@ def test_haproxys_statistics_are_served_on_one_address_of_the_host_on_a_port_of_
     assert errors("monitoring", monitoring_proxies_group="app servers") == [
         "monitoring_proxies_group must be an inventory group name, not app servers"
     ]
+
+
+def test_a_repository_hosts_node_exporter_listens_on_one_address_of_that_host():
+    assert errors("backup", backup_repo_exporter_address="10.0.0.9") == []
+    for address in ("*", "backup 1"):
+        assert errors("backup", backup_repo_exporter_address=address) == [
+            "backup_repo_exporter_address must be the IP address or host name the monitoring"
+            f" network reaches the repository host at, or empty, not {address}"
+        ]
 
 
 def test_the_monitoring_durations_name_the_collections_alerts_and_the_ports_differ():

@@ -23,6 +23,7 @@ import testinfra
 
 from devtools.container import PGBACKREST
 from devtools.container import molecule_playbook as play
+from devtools.monitoring import fetched, samples
 from devtools.paths import ROOT
 from devtools.site import recap
 from devtools.waits import wait_for
@@ -123,6 +124,30 @@ def test_the_repository_and_its_passphrase_are_on_the_repository_host_only(host,
         assert not host.file(f"/etc/systemd/system/{timer}").exists
     unit = repo_host.file("/etc/systemd/system/backend-db-backup-main@.service")
     assert "User=pgbackrest" in unit.content_string
+
+
+def test_the_repository_hosts_node_exporter_serves_the_backups_on_its_monitoring_address(
+    host, repo_host
+):
+    """The backups run on the repository host, which writes their metrics: its node
+    exporter (the backup role's) serves them and the backup units' state in plain HTTP,
+    on the repository host's monitoring_address only, as Prometheus's job
+    backend_db_repository scrapes it."""
+    listening = repo_host.run("ss -Hltn").stdout
+    assert ":9100 " in listening and "*:9100 " not in listening, listening
+    assert "127.0.0.1:9100 " not in listening, listening
+    scraped = fetched(host, f"http://{REPO_HOST}:9100/metrics")
+    assert scraped.rc == 0, scraped.stderr
+    completed = samples(scraped.stdout, "backend_db_backup_last_completion_timestamp_seconds")
+    assert [labels for labels, _ in completed] == ['{stanza="main",type="full"}'], completed
+    units = samples(scraped.stdout, "node_systemd_unit_state")
+    for timer in ("backend-db-backup-main-full.timer", "backend-db-backup-main-diff.timer"):
+        active = [
+            value
+            for labels, value in units
+            if f'name="{timer}"' in labels and 'state="active"' in labels
+        ]
+        assert active == [1.0], units
 
 
 def test_a_check_of_the_converged_site_reports_no_change(host):

@@ -30,7 +30,7 @@ import yaml
 
 from devtools import waits
 from devtools.container import install_pgpass, molecule_playbook, secret
-from devtools.monitoring import rule_metrics, samples
+from devtools.monitoring import fetched, rule_metrics, samples
 from devtools.patroni import (
     PATRONICTL,
     edit_config,
@@ -340,13 +340,6 @@ def test_the_application_writes_to_the_leader_and_reads_from_a_replica_over_veri
     assert "does not match host name" in wrong_name.stderr
 
 
-# What Prometheus does with HAProxy's statistics (job backend_db_haproxy): a plain GET.
-FETCH = (
-    "import sys, urllib.request\n"
-    "sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=10).read().decode())\n"
-)
-
-
 def test_haproxy_serves_the_state_of_its_endpoints_on_the_monitoring_address_only():
     """HAProxy's statistics, scraped from a member as Prometheus would: served on the
     application host's monitoring_address only, with every metric the alert rules read; the
@@ -355,13 +348,13 @@ def test_haproxy_serves_the_state_of_its_endpoints_on_the_monitoring_address_onl
     at = f"{address(APP)}:8405"
     listening = testinfra.get_host(f"podman://{APP}").run("ss -Hltn").stdout
     assert f"{at} " in listening and "*:8405 " not in listening, listening
-    scraped = member(MEMBERS[0]).run("python3 -c %s %s", FETCH, f"http://{at}/metrics")
+    scraped = fetched(member(MEMBERS[0]), f"http://{at}/metrics")
     assert scraped.rc == 0, scraped.stderr
     assert [m for m in rule_metrics("backend_db_haproxy") if not samples(scraped.stdout, m)] == []
     active = dict(samples(scraped.stdout, "haproxy_backend_active_servers"))
     assert active['{proxy="payments_primary"}'] == 1, active
     assert active['{proxy="payments_replica"}'] == 2, active
-    refused = member(MEMBERS[0]).run("python3 -c %s %s", FETCH, f"http://{at}/stats")
+    refused = fetched(member(MEMBERS[0]), f"http://{at}/stats")
     assert refused.rc != 0 and "403" in refused.stderr, refused.stderr
 
 
