@@ -28,10 +28,18 @@ class Login:
 
 
 @pytest.fixture(scope="session")
-def monitor_login(postgres) -> Iterator[Login]:
+def admin(postgres):
+    """A connection as the server's superuser, in autocommit."""
     url = postgres.url()
-    admin = Login(url.host, url.port, url.username, url.password).connect()
-    admin.autocommit = True
+    connection = Login(url.host, url.port, url.username, url.password).connect()
+    connection.autocommit = True
+    yield connection
+    connection.close()
+
+
+@pytest.fixture(scope="session")
+def monitor_login(postgres, admin) -> Iterator[Login]:
+    url = postgres.url()
     login = Login(url.host, url.port, f"monitor_{secrets.token_hex(4)}", secrets.token_urlsafe(18))
     with admin.cursor() as cursor:
         cursor.execute(
@@ -42,4 +50,3 @@ def monitor_login(postgres) -> Iterator[Login]:
     yield login
     with admin.cursor() as cursor:
         cursor.execute(f"DROP OWNED BY {login.user}; DROP ROLE {login.user}")
-    admin.close()

@@ -21,7 +21,17 @@ READ = rule_metrics("backend_db_postgres")
 
 
 @pytest.fixture(scope="module")
-def exporter(monitor_login) -> Iterator[str]:
+def slot(admin) -> Iterator[str]:
+    """A replication slot, as Patroni keeps one for each member on the leader."""
+    with admin.cursor() as cursor:
+        cursor.execute("SELECT pg_create_physical_replication_slot('backend_db_exporter', true)")
+    yield "backend_db_exporter"
+    with admin.cursor() as cursor:
+        cursor.execute("SELECT pg_drop_replication_slot('backend_db_exporter')")
+
+
+@pytest.fixture(scope="module")
+def exporter(monitor_login, slot) -> Iterator[str]:
     """The exporter's /metrics, as Prometheus would scrape it. Its login goes in its
     environment (DATA_SOURCE_NAME), as Debian's unit gives it, never in its arguments."""
     port = free_port()

@@ -9,7 +9,6 @@ import shutil
 import time
 from pathlib import Path
 
-import psycopg2
 import pytest
 import yaml
 
@@ -61,19 +60,15 @@ def test_each_query_runs_as_a_monitoring_role_and_returns_its_metrics(monitor, n
         assert all(isinstance(value, str) or value >= 0 for value in row.values()), row
 
 
-def test_the_statements_that_took_the_most_time_are_listed_with_their_role(postgres, monitor):
+def test_the_statements_that_took_the_most_time_are_listed_with_their_role(
+    postgres, admin, monitor
+):
     """Another role's statements, read in full by the monitoring role (pg_monitor)."""
-    url = postgres.url()
-    admin = psycopg2.connect(
-        host=url.host, port=url.port, user=url.username, password=url.password, dbname=url.database
-    )
-    admin.autocommit = True
     with admin.cursor() as cursor:
         cursor.execute("SELECT pg_stat_statements_reset()")
         cursor.execute("SELECT pg_sleep(0.3), 'backend-db statements test'")
         for _ in range(3):
             cursor.execute("SELECT count(*) FROM pg_class")
-    admin.close()
     found = rows(monitor, "backend_db_statements")
     assert 2 <= len(found) <= 10, found
     slowest = found[0]
@@ -99,3 +94,30 @@ def test_a_segment_waiting_to_be_archived_is_counted_with_its_age(postgres, moni
         waiting.unlink()
     assert found["ready_segments"] == 1
     assert 1190 < found["oldest_ready_seconds"] < 1300, found
+
+
+def test_a_slot_nobody_uses_is_listed_with_the_wal_it_keeps(admin, monitor):
+    """A physical slot whose member is gone keeps every segment written since it was last
+    used: the query says it is inactive and how much it keeps."""
+    with admin.cursor() as cursor:
+        cursor.execute("SELECT pg_create_physical_replication_slot('backend_db_gone', true)")
+        try:
+            cursor.execute("CREATE TABLE backend_db_filler (x text)")
+            cursor.execute(
+                "INSERT INTO backend_db_filler SELECT repeat(md5(i::text), 32)"
+                " FROM generate_series(1, 5000) AS i"
+            )
+            cursor.execute(
+                "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)"
+                " FROM pg_replication_slots WHERE slot_name = 'backend_db_gone'"
+            )
+            (kept,) = cursor.fetchone()
+            found = [row for row in rows(monitor, "backend_db_replication_slots")
+                     if row["slot_name"] == "backend_db_gone"]  # fmt: skip
+        finally:
+            cursor.execute("DROP TABLE IF EXISTS backend_db_filler")
+            cursor.execute("SELECT pg_drop_replication_slot('backend_db_gone')")
+    assert len(found) == 1, found
+    assert found[0]["slot_type"] == "physical" and found[0]["active"] == 0, found
+    # What was just written (megabytes, compressed), as the server itself counts it.
+    assert kept > 1_000_000 and found[0]["retained_bytes"] >= kept, (kept, found)
