@@ -13,6 +13,8 @@ from __future__ import annotations
 import ipaddress
 import re
 
+from ansible.module_utils.parsing.convert_bool import boolean
+
 from ansible_collections.backend_db.postgresql.plugins.module_utils.secrets import (
     certificate_problem,
 )
@@ -39,7 +41,7 @@ CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 def early(context: dict) -> bool:
     """Whether a validation runs before the postgresql role ran (playbooks/server.yml's
     first check, context `early`), whose variables and the shared values that role names."""
-    return str(context.get("early")).lower() in ("true", "yes", "1")
+    return boolean(context.get("early"), strict=False)
 
 
 def shown(value: object) -> str:

@@ -448,7 +448,7 @@ def test_the_monitoring_durations_name_the_collections_alerts_and_the_ports_diff
     ]
 
 
-@pytest.mark.parametrize("early", [True, "True"])
+@pytest.mark.parametrize("early", [True, "True", "yes", "on"])
 def test_before_the_postgresql_role_ran_pgbouncer_leaves_what_follows_it_to_that_role(early):
     """playbooks/server.yml's early check: a bad client network (which follows
     postgresql_client_networks) and a bad shared port are the postgresql role's to name,
