@@ -82,6 +82,39 @@ options:
         depends on the same secret as the inventory.
     type: dict
     default: {}
+  server_query:
+    description:
+      - A question for the PostgreSQL server on the host, asked over its Unix socket in a
+        read-only transaction, so that a role learns what the server says (such as a
+        setting waiting for a restart) in the same call. The value of each key of
+        I(args) may hold the placeholder C({version}).
+      - Unset, the server is not asked.
+    type: dict
+    suboptions:
+      sql:
+        description: One statement; its first row is reported. C(%(name)s) names a value of I(args).
+        type: str
+        required: true
+      args:
+        description: The named values of I(sql).
+        type: dict
+        default: {}
+      port:
+        description: The server's port.
+        type: int
+        default: 5432
+      socket_dir:
+        description: The directory of the server's Unix socket.
+        type: path
+        default: /var/run/postgresql
+      user:
+        description: The role to log in as, by peer authentication.
+        type: str
+        default: postgres
+      database:
+        description: The database to connect to.
+        type: str
+        default: postgres
   version:
     description:
       - The value of the placeholder C({version}). Empty to take it from I(version_by_release).
@@ -212,6 +245,14 @@ fingerprints:
   returned: always
   type: dict
   sample: {/etc/pgbackrest/main.conf: {repo1-cipher-pass: {salt: 3q2+7w==, pbkdf2_sha256: 9f86d08}}}
+server_row:
+  description:
+    - The first row of I(server_query)'s answer, by column; null when the server was not
+      asked, or could not be (it is not running, refuses the login, or the host's Python
+      lacks psycopg2), or the answer had no row.
+  returned: always
+  type: dict
+  sample: {pending: 0, unread: 0}
 fqdn:
   description: The host's fully qualified name.
   returned: always
@@ -398,6 +439,44 @@ def fingerprints(module: AnsibleModule, path: str, keys: list) -> dict:
     return {key: fingerprint(value) if value else None for key, value in values.items()}
 
 
+def server_row(question: dict | None, version: str | None) -> dict | None:
+    """The first row of the server's answer to a read-only question; None when it cannot be
+    asked. A server that is down, or a host without psycopg2 yet, simply has no answer."""
+    if not question:
+        return None
+    try:
+        import psycopg2  # pylint: disable=import-outside-toplevel
+        import psycopg2.extras  # pylint: disable=import-outside-toplevel
+    except ImportError:
+        return None
+    args = {
+        key: fill_in([value], version)[0] if isinstance(value, str) and version else value
+        for key, value in (question.get("args") or {}).items()
+    }
+    try:
+        connection = psycopg2.connect(
+            host=question["socket_dir"],
+            port=question["port"],
+            user=question["user"],
+            dbname=question["database"],
+            connect_timeout=5,
+            application_name="backend_db host_snapshot",
+        )
+    except psycopg2.Error:
+        return None
+    try:
+        connection.set_session(readonly=True)
+        with connection.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cursor:
+            cursor.execute(question["sql"], args)
+            row = cursor.fetchone()
+        return dict(row) if row is not None else None
+    except psycopg2.Error:
+        return None
+    finally:
+        # Closed without a commit: the read-only transaction ends with it.
+        connection.close()
+
+
 def _name(lookup, number: int) -> str:
     try:
         return lookup(number)[0]
@@ -427,6 +506,17 @@ def main() -> None:
             "globs": {"type": "list", "elements": "str", "default": []},
             "read": {"type": "list", "elements": "path", "default": []},
             "fingerprints": {"type": "dict", "default": {}},
+            "server_query": {
+                "type": "dict",
+                "options": {
+                    "sql": {"type": "str", "required": True},
+                    "args": {"type": "dict", "default": {}},
+                    "port": {"type": "int", "default": 5432},
+                    "socket_dir": {"type": "path", "default": "/var/run/postgresql"},
+                    "user": {"type": "str", "default": "postgres"},
+                    "database": {"type": "str", "default": "postgres"},
+                },
+            },
             "version": {"type": "str", "default": ""},
             "version_by_release": {"type": "dict", "default": {}},
         },
@@ -478,6 +568,7 @@ def main() -> None:
             path: fingerprints(module, path, keys if isinstance(keys, list) else [keys])
             for path, keys in params["fingerprints"].items()
         },
+        server_row=server_row(params["server_query"], version),
         fqdn=socket.getfqdn(),
         memory_mb=memory_mb(),
         cpus=cpus(),

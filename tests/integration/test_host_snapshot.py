@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import grp
 import hashlib
+import json
 import os
 import platform
 import pwd
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from devtools.pgserver import server_major
+from devtools.pgserver import SUPERUSER, free_port, server_major
 from tests.helpers import host_memory_mb, module_manual, run_module
 
 
@@ -186,6 +187,43 @@ def test_without_a_version_for_the_release_entries_needing_one_are_left_out(tmp_
     assert result["version"] is None
     assert result["missing_packages"] == ["backend-db-absent"]
     assert result["files"] == {}
+
+
+def asked(postgres, sql: str, args: dict | None = None, port: int | None = None, **more: str):
+    """host_snapshot with a question for the test server on its own socket (trust)."""
+    question = {
+        "sql": sql, "args": args or {}, "port": port or postgres.port,
+        "socket_dir": str(postgres.socket_dir), "user": SUPERUSER,
+    }  # fmt: skip
+    return snapshot(json.dumps({"server_query": question, **more}))
+
+
+def test_the_server_answers_with_its_first_row_in_a_read_only_transaction(postgres):
+    # The placeholder is filled in within the values: PG_{version} is the data directory's
+    # PG_VERSION for one version, a file that is not there for another.
+    sql = (
+        "SELECT %(word)s AS word, current_setting('transaction_read_only') AS read_only, "
+        "(pg_stat_file(%(path)s, true)).size IS NOT NULL AS found FROM generate_series(1, 3)"
+    )
+    args = {"word": "pending", "path": f"{postgres.datadir}/PG_{{version}}"}
+    assert asked(postgres, sql, args, version="VERSION")["server_row"] == {
+        "word": "pending", "read_only": "on", "found": True,
+    }  # fmt: skip
+    assert asked(postgres, sql, args, version="ABSENT")["server_row"]["found"] is False
+
+
+def test_a_server_that_cannot_answer_or_would_be_changed_gives_no_row(postgres, admin):
+    # Nothing listens on that port: a server that is down.
+    assert asked(postgres, "SELECT 1 AS one", port=free_port())["server_row"] is None
+    # No row at all.
+    assert asked(postgres, "SELECT 1 AS one WHERE false")["server_row"] is None
+    # A statement that writes fails in the read-only transaction, and nothing is left.
+    assert asked(postgres, "CREATE TABLE snapshot_wrote (id int)")["server_row"] is None
+    with admin.cursor() as cursor:
+        cursor.execute("SELECT to_regclass('snapshot_wrote') IS NULL")
+        assert cursor.fetchone()[0] is True
+    # Not asked: no row either.
+    assert snapshot()["server_row"] is None
 
 
 def test_a_relative_path_fails_with_one_clear_line():
