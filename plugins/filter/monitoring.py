@@ -136,6 +136,13 @@ def scrape_jobs(
     def target(host, port):
         return host_port(value(host, "monitoring_address") or host, value(host, port))
 
+    def metrics_address(host, name, reached=None):
+        """The address `name` gives on the host, else the monitoring_address of the host
+        the monitoring network reaches (`reached`, the host itself unless named): the
+        haproxy and backup roles' default."""
+        address = value(host, name)
+        return value(reached or host, "monitoring_address") if address is None else address
+
     def repository_target(host):
         """The node exporter of the repository host that runs the server's backups and
         writes their metrics (the backup role's, in plain HTTP), if any."""
@@ -148,9 +155,7 @@ def scrape_jobs(
             or value(host, "backup_metrics_dir") == ""
         ):
             return None
-        address = value(host, "backup_repo_exporter_address")
-        if address is None:
-            address = value(repository, "monitoring_address")
+        address = metrics_address(host, "backup_repo_exporter_address", repository)
         return host_port(address, value(host, "backup_repo_exporter_port")) if address else None
 
     for host in hosts:
@@ -175,9 +180,7 @@ def scrape_jobs(
     for host in proxies or []:
         if not value(host, "haproxy_cluster"):
             continue
-        address = value(host, "haproxy_metrics_address")
-        if address is None:
-            address = value(host, "monitoring_address")
+        address = metrics_address(host, "haproxy_metrics_address")
         if address:
             jobs["backend_db_haproxy"].append(
                 host_port(address, value(host, "haproxy_metrics_port"))

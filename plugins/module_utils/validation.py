@@ -108,6 +108,17 @@ def is_address(item: object) -> bool:
     return True
 
 
+def monitoring_address_errors(variable: str, value: object, reached: str) -> list[str]:
+    """An address a metrics endpoint listens on for the monitoring network: empty (serve
+    nothing), or one address of `reached` (such as "this host") - never "*"."""
+    if value in ("", None) or (value != "*" and is_address(value)):
+        return []
+    return [
+        f"{variable} must be the IP address or host name the monitoring network reaches"
+        f" {reached} at, or empty, not {shown(value)}"
+    ]
+
+
 def is_ip(item: object) -> bool:
     try:
         ipaddress.ip_address(item)  # type: ignore[arg-type]

@@ -20,6 +20,7 @@ from ansible_collections.backend_db.postgresql.plugins.module_utils.validation i
     each_errors,
     early,
     is_address,
+    monitoring_address_errors,
     name_errors,
     network_errors,
     path_errors,
@@ -151,12 +152,9 @@ def backup_errors(variables: dict, context: dict) -> list[str]:
                 f"{name} must be a host name, an IP address or a user name, not"
                 f" {shown(v.get(name))}"
             )
-    exporter = v.get("backup_repo_exporter_address")
-    if exporter not in ("", None) and (exporter == "*" or not is_address(exporter)):
-        errors.append(
-            "backup_repo_exporter_address must be the IP address or host name the monitoring"
-            f" network reaches the repository host at, or empty, not {shown(exporter)}"
-        )
+    errors += monitoring_address_errors(
+        "backup_repo_exporter_address", v.get("backup_repo_exporter_address"), "the repository host"
+    )
     errors += port_errors("backup_repo_exporter_port", v.get("backup_repo_exporter_port"))
     if repo_host:
         if repo_host not in context["inventory"] or repo_host == host:
@@ -302,12 +300,9 @@ def haproxy_errors(variables: dict, context: dict) -> list[str]:
             "haproxy_bind_address must be *, an IP address or a host name, not"
             f" {shown(v.get('haproxy_bind_address'))}"
         )
-    metrics = v.get("haproxy_metrics_address")
-    if metrics not in ("", None) and (metrics == "*" or not is_address(metrics)):
-        errors.append(
-            "haproxy_metrics_address must be the IP address or host name the monitoring"
-            f" network reaches this host at, or empty, not {shown(metrics)}"
-        )
+    errors += monitoring_address_errors(
+        "haproxy_metrics_address", v.get("haproxy_metrics_address"), "this host"
+    )
     ports = ("haproxy_primary_port", "haproxy_replica_port", "haproxy_metrics_port")
     for name in (*ports, "haproxy_member_port", "haproxy_restapi_port"):
         errors += port_errors(name, v.get(name))

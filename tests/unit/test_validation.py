@@ -10,6 +10,10 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.backend_db.postgresql.plugins.filter.validation import variable_errors
+from ansible_collections.backend_db.postgresql.plugins.module_utils.validation import (
+    monitoring_address_errors,
+    shown,
+)
 from ansible_collections.backend_db.postgresql.plugins.module_utils.validation_postgresql import (
     missing_libraries,
 )
@@ -107,3 +111,22 @@ def test_libraries_are_found_by_the_hosts_lib_directory():
     ]
     assert missing_libraries(["pg_stat_statements", "no_such_lib"], installed) == ["no_such_lib"]
     assert missing_libraries(["auto_explain"], installed) == []
+
+
+@pytest.mark.parametrize(
+    ("role", "name", "reached"),
+    [
+        ("haproxy", "haproxy_metrics_address", "this host"),
+        ("backup", "backup_repo_exporter_address", "the repository host"),
+    ],
+)
+@pytest.mark.parametrize("value", ["*", "10.0.0.1 ", "not an address"])
+def test_a_metrics_address_is_one_the_monitoring_network_reaches_never_every_address(
+    role, name, reached, value
+):
+    assert monitoring_address_errors(name, value, reached) == [
+        f"{name} must be the IP address or host name the monitoring network reaches"
+        f" {reached} at, or empty, not {shown(value)}"
+    ]
+    for good in ("", None, "10.0.0.1", "fd00::1", "db1.example.com"):
+        assert monitoring_address_errors(name, good, reached) == []
