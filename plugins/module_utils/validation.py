@@ -64,7 +64,7 @@ def name_errors(variable: str, value: object, pattern: re.Pattern, kind: str) ->
     return each_errors(
         variable,
         value,
-        lambda item: isinstance(item, str) and pattern.match(item) is not None,
+        lambda item: isinstance(item, str) and pattern.fullmatch(item) is not None,
         f"{'an' if kind[0] in 'aeiou' else 'a'} {kind}",
         f"{kind}s",
     )
@@ -104,7 +104,7 @@ def is_address(item: object) -> bool:
     try:
         ipaddress.ip_address(item)
     except ValueError:
-        return HOST_NAME.match(item) is not None
+        return HOST_NAME.fullmatch(item) is not None
     return True
 
 
@@ -184,7 +184,7 @@ def counts_errors(variables: dict, names: tuple, minimum: int = 1) -> list[str]:
 
 
 def path_errors(variable: str, value: object) -> list[str]:
-    if not isinstance(value, str) or not PATH.match(value) or ".." in value.split("/"):
+    if not isinstance(value, str) or not PATH.fullmatch(value) or ".." in value.split("/"):
         return [
             f"{variable} must be an absolute path of letters, digits and ._-/@+, not {shown(value)}"
         ]
@@ -244,6 +244,6 @@ def shared_errors(variables: dict) -> list[str]:
         broken = _control_characters(name, value)
         if broken:
             errors += broken
-        elif not isinstance(value, str) or not NAME.match(value) or value == "postgres":
+        elif not isinstance(value, str) or not NAME.fullmatch(value) or value == "postgres":
             errors.append(f"{name} must be a role name other than postgres, not {shown(value)}")
     return errors

@@ -142,7 +142,7 @@ def hba_entry_errors(where: str, entry: object, superuser_over_tcp: bool) -> lis
         f"{where} has database or user {shown(name)}, which must be a role or database name"
         " (+name for members of a role), all or replication"
         for name in names["database"] + names["user"]
-        if not isinstance(name, str) or not HBA_NAME.match(name)
+        if not isinstance(name, str) or not HBA_NAME.fullmatch(name)
     ]
     if not names["database"] or not names["user"]:
         errors.append(f"{where} must name a database and a user")
@@ -176,7 +176,7 @@ def _server_errors(v: dict) -> list[str]:
         )
     for name in ("postgresql_cluster", "postgresql_ha_cluster"):
         value = v.get(name)
-        if (value or name == "postgresql_cluster") and not CLUSTER.match(str(value)):
+        if (value or name == "postgresql_cluster") and not CLUSTER.fullmatch(str(value)):
             errors.append(
                 f"{name} must be a cluster name of letters, digits, _ . and -, not {shown(value)}"
             )
@@ -193,7 +193,7 @@ def _server_errors(v: dict) -> list[str]:
         "postgresql_maintenance_work_mem",
     ):
         value = v.get(name)
-        if value not in (None, "") and not MEMORY.match(str(value)):
+        if value not in (None, "") and not MEMORY.fullmatch(str(value)):
             errors.append(f"{name} must be a memory size such as 256MB, not {shown(value)}")
     addresses = v.get("postgresql_replication_addresses")
     if not isinstance(addresses, list) or not all(map(is_ip, addresses)):
@@ -272,7 +272,7 @@ def settings_errors(settings: object) -> list[str]:
         return [f"postgresql_settings must be a mapping of names to values, not {shown(settings)}"]
     errors = []
     for name, value in settings.items():
-        if not isinstance(name, str) or not SETTING.match(name):
+        if not isinstance(name, str) or not SETTING.fullmatch(name):
             errors.append(
                 f"postgresql_settings has {shown(name)}, which is not a setting name such as"
                 " statement_timeout"

@@ -57,7 +57,7 @@ def app_database_errors(variables: dict, context: dict) -> list[str]:
     v = variables
     errors = control_errors(v, "app_database_")
     for name in ("app_database_name", "app_database_owner", "app_database_app_user"):
-        if not isinstance(v.get(name), str) or not IDENTIFIER.match(v[name]):
+        if not isinstance(v.get(name), str) or not IDENTIFIER.fullmatch(v[name]):
             errors.append(
                 f"{name} must be a lower-case SQL identifier such as backend,"
                 f" not {shown(v.get(name))}"
@@ -69,14 +69,14 @@ def app_database_errors(variables: dict, context: dict) -> list[str]:
     for name in (*passwords, "app_database_monitor_password"):
         if not isinstance(v.get(name), str):
             errors.append(f"{name} must be a string (quote it in the inventory)")
-        elif name in passwords and (len(v[name]) < 16 or not PRINTABLE.match(v[name])):
+        elif name in passwords and (len(v[name]) < 16 or not PRINTABLE.fullmatch(v[name])):
             errors.append(f"{name} must have 16 or more printable ASCII characters and no space")
     if v.get(passwords[0]) == v.get(passwords[1]):
         errors.append("app_database_owner_password and app_database_app_password must differ")
     user = v.get("app_database_monitor_user")
     if (
         not isinstance(user, str)
-        or not IDENTIFIER.match(user)
+        or not IDENTIFIER.fullmatch(user)
         or user
         in (
             v.get("app_database_owner"),
@@ -107,7 +107,7 @@ def app_database_errors(variables: dict, context: dict) -> list[str]:
         f"app_database_extensions has {shown(name)}, which is not an extension name such as"
         " pg_stat_statements"
         for name in extensions
-        if not isinstance(name, str) or not EXTENSION.match(name)
+        if not isinstance(name, str) or not EXTENSION.fullmatch(name)
     ]
     offered = context.get("offered_extensions") or []
     unknown = [name for name in extensions if isinstance(name, str) and name not in offered]
@@ -147,7 +147,7 @@ def backup_errors(variables: dict, context: dict) -> list[str]:
     stanza = v.get("backup_stanza")
     for name in ("backup_repo_host_address", "backup_pg_host_address", "backup_repo_user"):
         # Without a repository host, they are not used (the address is empty then).
-        if (repo_host or v.get(name)) and not HOST_OR_USER.match(str(v.get(name))):
+        if (repo_host or v.get(name)) and not HOST_OR_USER.fullmatch(str(v.get(name))):
             errors.append(
                 f"{name} must be a host name, an IP address or a user name, not"
                 f" {shown(v.get(name))}"
@@ -206,12 +206,12 @@ def backup_errors(variables: dict, context: dict) -> list[str]:
                     f" Patroni cluster {cluster} share one stanza, so give them one value"
                 )
     for name in ("backup_full_schedule", "backup_diff_schedule"):
-        if not isinstance(v.get(name), str) or not CALENDAR.match(v[name]):
+        if not isinstance(v.get(name), str) or not CALENDAR.fullmatch(v[name]):
             errors.append(
                 f"{name} must be a systemd calendar event such as Sun *-*-* 01:30:00,"
                 f" not {shown(v.get(name))}"
             )
-    if not isinstance(stanza, str) or not STANZA.match(stanza):
+    if not isinstance(stanza, str) or not STANZA.fullmatch(stanza):
         errors.append(
             f"backup_stanza must be a name of letters, digits, _ . and -, not {shown(stanza)}"
         )
@@ -251,10 +251,10 @@ def migrations_errors(variables: dict, context: dict) -> list[str]:
             f" not {shown(login_host)}"
         )
     for name in ("migrations_login_user", "migrations_login_db"):
-        if v.get(name) not in (None, "") and not NAME.match(str(v.get(name))):
+        if v.get(name) not in (None, "") and not NAME.fullmatch(str(v.get(name))):
             errors.append(f"{name} must be a role or database name, not {shown(v.get(name))}")
     revision = v.get("migrations_revision")
-    if not isinstance(revision, str) or not REVISION.match(revision):
+    if not isinstance(revision, str) or not REVISION.fullmatch(revision):
         errors.append(
             f"migrations_revision must be head, base or a revision id, not {shown(revision)}"
         )
@@ -369,7 +369,7 @@ def _pgbouncer_errors(variables: dict, context: dict) -> list[str]:
     databases = v.get("pgbouncer_databases")
     errors += each_errors(
         "pgbouncer_databases", databases, lambda name: isinstance(name, str)
-        and IDENTIFIER.match(name) is not None, "a lower-case SQL identifier", "database names",
+        and IDENTIFIER.fullmatch(name) is not None, "a lower-case SQL identifier", "database names",
     )  # fmt: skip
     errors += counts_errors(
         v, ("pgbouncer_max_user_connections", "pgbouncer_max_client_conn",
@@ -438,7 +438,7 @@ def monitoring_errors(variables: dict, context: dict) -> list[str]:
         )
     for name in ("scrape_interval", "evaluation_interval", "retention"):
         value = v.get(f"monitoring_{name}")
-        if not DURATION.match(str(value)):
+        if not DURATION.fullmatch(str(value)):
             errors.append(
                 f"monitoring_{name} must be a Prometheus duration such as 30s, 5m or 15d,"
                 f" not {shown(value)}"
@@ -457,7 +457,7 @@ def monitoring_errors(variables: dict, context: dict) -> list[str]:
                 f"monitoring_alert_durations names {shown(alert)}, which is none of the"
                 f" collection's alerts ({', '.join(known)})"
             )
-        elif not DURATION.match(str(duration)):
+        elif not DURATION.fullmatch(str(duration)):
             errors.append(
                 f"monitoring_alert_durations gives {alert} {shown(duration)}, which is not a"
                 " Prometheus duration such as 30s or 5m"
@@ -469,7 +469,7 @@ def monitoring_errors(variables: dict, context: dict) -> list[str]:
             " name the group of the database servers to scrape"
         )
     proxies = v.get("monitoring_proxies_group")
-    if not isinstance(proxies, str) or not GROUP.match(proxies):
+    if not isinstance(proxies, str) or not GROUP.fullmatch(proxies):
         errors.append(
             f"monitoring_proxies_group must be an inventory group name, not {shown(proxies)}"
         )
@@ -504,7 +504,7 @@ def patroni_errors(variables: dict, context: dict) -> list[str]:
     for name in ("patroni_restapi_port", "patroni_etcd_client_port", "patroni_etcd_peer_port"):
         errors += port_errors(name, v.get(name))
     for name in ("patroni_restapi_user", "patroni_etcd_user", "patroni_etcd_group"):
-        if not isinstance(v.get(name), str) or not NAME.match(v[name]):
+        if not isinstance(v.get(name), str) or not NAME.fullmatch(v[name]):
             errors.append(
                 f"{name} must be a name of letters, digits and _, not {shown(v.get(name))}"
             )

@@ -435,8 +435,9 @@ def test_the_monitoring_durations_name_the_collections_alerts_and_the_ports_diff
         "monitoring_targets_group is db, which is no group of the inventory: name the group of"
         " the database servers to scrape"
     ]
-    # A target's address, a host variable, with a line break or a space in it.
-    for address in ("10.0.0.5\nmetrics_path: /", "db 1", "*"):
+    # A target's address, a host variable, with a line break or a space in it; a line break
+    # at the end too (a YAML block scalar's), which the patterns' $ once let through.
+    for address in ("10.0.0.5\nmetrics_path: /", "10.0.0.5\n", "db1\n", "db 1", "*"):
         context = CONTEXTS["monitoring"] | {"hostvars": {"db1": {"monitoring_address": address}}}
         assert variable_errors(valid("monitoring"), "monitoring", context) == [
             f"monitoring_address of db1 is {shown(address)}, not an IP address or a host name:"
