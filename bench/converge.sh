@@ -17,6 +17,11 @@
 # that container, as a user runs it (Molecule's own inventory and settings):
 # the first converge, then RERUNS idempotent re-runs (default 5, median reported).
 # Per-task times from profile_tasks go to bench/converge.log.
+#
+# With BASE set to a commit (BASE=3abe85d bash bench/converge.sh 5), each re-run of this
+# tree is paired with one of BASE's tree (a temporary git worktree, with its own bundle),
+# alternating on the same container, and both medians and their ratio are printed: what a
+# change does to a single server's re-run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RERUNS="${1:-5}"
@@ -32,9 +37,13 @@ LOG=bench/converge.log
 now() { date +%s.%N; }
 elapsed() { python -c "import sys; print(float(sys.argv[1]) - float(sys.argv[2]))" "$(now)" "$1"; }
 
+BASE="${BASE:-}"
+base_tree=$(mktemp -d)
 cleanup() {
     podman rm -f "$FLOOR" >/dev/null 2>&1 || true
     molecule destroy -s "$SCENARIO" >>"$LOG" 2>&1 || true
+    git worktree remove --force "$base_tree/tree" >/dev/null 2>&1 || true
+    rm -rf "$base_tree"
 }
 trap cleanup EXIT
 
@@ -80,20 +89,37 @@ podman rm -f "$FLOOR" >/dev/null
 
 export ANSIBLE_CALLBACKS_ENABLED=ansible.posix.profile_tasks
 start=$(now); playbook site.yml -e "$EXTRA_VARS" >>"$LOG" 2>&1; first=$(elapsed "$start")
-again=()
-run_log=$(mktemp)
-for _ in $(seq "$RERUNS"); do
+# One re-run by the tree given (its own collection), timed; it must change nothing, or
+# its timing would mean nothing.
+rerun() {
+    local tree="$1" run_log start
+    run_log=$(mktemp)
     start=$(now)
-    playbook site.yml -e "$EXTRA_VARS" >"$run_log" 2>&1
-    again+=("$(elapsed "$start")")
+    (cd "$tree" && ANSIBLE_COLLECTIONS_PATH="$tree/collections" \
+        ansible-playbook -i "$ephemeral/inventory" --limit "$TARGET" site.yml -e "$EXTRA_VARS") \
+        >"$run_log" 2>&1 || true
+    elapsed "$start"
     cat "$run_log" >>"$LOG"
-    # A re-run must change nothing; a timing of one that did would mean nothing.
-    if grep -Eq 'changed=[1-9]' "$run_log"; then
-        echo "a re-run of site.yml reported changes; see $LOG" >&2
+    if ! grep -Eq 'failed=0' "$run_log" || grep -Eq 'changed=[1-9]' "$run_log"; then
+        echo "a re-run of site.yml by $tree failed or reported changes; see $LOG" >&2
         exit 1
     fi
+    rm -f "$run_log"
+}
+if [ -n "$BASE" ]; then
+    git worktree add --detach "$base_tree/tree" "$BASE" >>"$LOG" 2>&1
+    cp -r .build "$base_tree/tree/"
+    # Not timed: BASE's tree builds its own bundle of the migrations.
+    (cd "$base_tree/tree" && ANSIBLE_COLLECTIONS_PATH="$base_tree/tree/collections" \
+        ansible-playbook -i "$ephemeral/inventory" --limit "$TARGET" site.yml -e "$EXTRA_VARS") \
+        >>"$LOG" 2>&1
+fi
+again=()
+before=()
+for _ in $(seq "$RERUNS"); do
+    if [ -n "$BASE" ]; then before+=("$(rerun "$base_tree/tree")"); fi
+    again+=("$(rerun "$PWD")")
 done
-rm -f "$run_log"
 
 python - "$floor" "$first" "${again[@]}" <<'PY'
 import statistics, sys
@@ -104,4 +130,15 @@ print(f"first converge of site.yml: {first:.1f} s (ratio to floor {first / floor
 print(f"idempotent re-runs of site.yml: {', '.join(f'{t:.1f}' for t in again)} s;"
       f" median {statistics.median(again):.1f} s (target <= 5 s)")
 PY
+if [ -n "$BASE" ]; then
+    python - "$BASE" "${before[@]}" "${again[@]}" <<'PY'
+import statistics, sys
+base, *times = sys.argv[1:]
+before, after = times[: len(times) // 2], times[len(times) // 2 :]
+before, after = list(map(float, before)), list(map(float, after))
+print(f"re-runs by {base}, paired with this tree's: {', '.join(f'{t:.1f}' for t in before)} s;"
+      f" median {statistics.median(before):.1f} s; this tree / {base}:"
+      f" {statistics.median(after) / statistics.median(before):.2f}")
+PY
+fi
 echo "every re-run reported changed=0"
