@@ -114,15 +114,15 @@ def test_libraries_are_found_by_the_hosts_lib_directory():
 
 
 @pytest.mark.parametrize(
-    ("role", "name", "reached"),
+    ("name", "reached"),
     [
-        ("haproxy", "haproxy_metrics_address", "this host"),
-        ("backup", "backup_repo_exporter_address", "the repository host"),
+        ("haproxy_metrics_address", "this host"),
+        ("backup_repo_exporter_address", "the repository host"),
     ],
 )
 @pytest.mark.parametrize("value", ["*", "10.0.0.1 ", "not an address"])
 def test_a_metrics_address_is_one_the_monitoring_network_reaches_never_every_address(
-    role, name, reached, value
+    name, reached, value
 ):
     assert monitoring_address_errors(name, value, reached) == [
         f"{name} must be the IP address or host name the monitoring network reaches"
