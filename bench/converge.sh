@@ -11,12 +11,15 @@
 # server, the floor's image) is created and prepared, and the migrations role's
 # controller side builds the Python packages and the bundle.
 # Floor: a fresh container from the same image; the same work by the same means, by
-# hand: apt-get installs the packages the roles install, a virtualenv is made and the
-# same packages unpacked into it, a database and owner are created, and
-# `alembic upgrade head` runs. Then `ansible-playbook site.yml` on
+# hand: apt-get installs the packages the roles install (PostgreSQL, pgBackRest,
+# psycopg2), archiving is switched on, pgBackRest's stanza is created and its first full
+# backup taken, a virtualenv is made and the same packages unpacked into it, a database
+# and owner are created, and `alembic upgrade head` runs. Then `ansible-playbook site.yml` on
 # that container, as a user runs it (Molecule's own inventory and settings):
 # the first converge, then RERUNS idempotent re-runs (default 5, median reported).
 # Per-task times from profile_tasks go to bench/converge.log.
+#
+# RELEASE=13 measures the same on Debian 13 (default 12).
 #
 # With BASE set to a commit (BASE=3abe85d bash bench/converge.sh 5), each re-run of this
 # tree is paired with one of BASE's tree (a temporary git worktree, with its own bundle),
@@ -27,9 +30,15 @@ cd "$(dirname "$0")/.."
 RERUNS="${1:-5}"
 EXTRA_VARS="${2:-{\}}"
 export PATH="$PWD/.venv/bin:$PATH" CONTAINERS_CONF="$PWD/molecule/containers.conf"
-IMAGE=localhost/backend-db-debian12:latest
+RELEASE="${RELEASE:-12}"
+case "$RELEASE" in
+    12) MAJOR=15 ;;
+    13) MAJOR=17 ;;
+    *) echo "RELEASE must be 12 or 13 (Debian's release), not $RELEASE" >&2; exit 2 ;;
+esac
+IMAGE=localhost/backend-db-debian$RELEASE:latest
 SCENARIO=upgrade
-TARGET=backend-db-upgrade-12
+TARGET=backend-db-upgrade-$RELEASE
 FLOOR=backend-db-bench-floor
 LOG=bench/converge.log
 : >"$LOG"
@@ -66,12 +75,19 @@ podman exec "$FLOOR" systemctl is-system-running --wait >/dev/null || true
 podman cp "$packages" "$FLOOR:/opt/packages.tar.gz"
 podman cp ".build/$app.tar.gz" "$FLOOR:/opt/app.tar.gz"
 start=$(now)
-podman exec "$FLOOR" sh -c '
+podman exec -e MAJOR="$MAJOR" "$FLOOR" sh -c '
   set -e
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq --no-install-recommends postgresql-15 postgresql-client-15 \
-      python3-psycopg2 openssl >/dev/null
+  apt-get install -y -qq --no-install-recommends "postgresql-$MAJOR" "postgresql-client-$MAJOR" \
+      pgbackrest python3-psycopg2 openssl >/dev/null
+  printf "[global]\nrepo1-path=/var/lib/pgbackrest\nrepo1-retention-full=2\n[main]\npg1-path=%s\n" \
+      "/var/lib/postgresql/$MAJOR/main" >/etc/pgbackrest.conf
+  printf "archive_mode = on\narchive_command = '"'"'pgbackrest --stanza=main archive-push %%p'"'"'\n" \
+      >"/etc/postgresql/$MAJOR/main/conf.d/archiving.conf"
+  systemctl restart "postgresql@$MAJOR-main"
+  runuser -u postgres -- pgbackrest --stanza=main stanza-create
+  runuser -u postgres -- pgbackrest --stanza=main --type=full backup
   python3 -m venv --without-pip /opt/venv
   tar -xzf /opt/packages.tar.gz -C /opt/venv
   cd /opt && tar -xzf app.tar.gz
@@ -89,15 +105,18 @@ podman rm -f "$FLOOR" >/dev/null
 
 export ANSIBLE_CALLBACKS_ENABLED=ansible.posix.profile_tasks
 start=$(now); playbook site.yml -e "$EXTRA_VARS" >>"$LOG" 2>&1; first=$(elapsed "$start")
-# One re-run by the tree given (its own collection), timed; it must change nothing, or
-# its timing would mean nothing.
+# site.yml run by the tree given, with its own collection.
+site_by() {
+    (cd "$1" && ANSIBLE_COLLECTIONS_PATH="$1/collections" \
+        ansible-playbook -i "$ephemeral/inventory" --limit "$TARGET" site.yml -e "$EXTRA_VARS")
+}
+# One re-run by the tree given, timed; it must change nothing, or its timing would mean
+# nothing.
 rerun() {
     local tree="$1" run_log start
     run_log=$(mktemp)
     start=$(now)
-    (cd "$tree" && ANSIBLE_COLLECTIONS_PATH="$tree/collections" \
-        ansible-playbook -i "$ephemeral/inventory" --limit "$TARGET" site.yml -e "$EXTRA_VARS") \
-        >"$run_log" 2>&1 || true
+    site_by "$tree" >"$run_log" 2>&1 || true
     elapsed "$start"
     cat "$run_log" >>"$LOG"
     if ! grep -Eq 'failed=0' "$run_log" || grep -Eq 'changed=[1-9]' "$run_log"; then
@@ -110,9 +129,7 @@ if [ -n "$BASE" ]; then
     git worktree add --detach "$base_tree/tree" "$BASE" >>"$LOG" 2>&1
     cp -r .build "$base_tree/tree/"
     # Not timed: BASE's tree builds its own bundle of the migrations.
-    (cd "$base_tree/tree" && ANSIBLE_COLLECTIONS_PATH="$base_tree/tree/collections" \
-        ansible-playbook -i "$ephemeral/inventory" --limit "$TARGET" site.yml -e "$EXTRA_VARS") \
-        >>"$LOG" 2>&1
+    site_by "$base_tree/tree" >>"$LOG" 2>&1
 fi
 again=()
 before=()
