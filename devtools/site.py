@@ -57,15 +57,16 @@ def recaps(result: subprocess.CompletedProcess) -> dict[str, dict[str, int]]:
 
 
 @contextlib.contextmanager
-def provisioned(prefix: str):
-    """A Site in a directory of its own, provisioned by a first run of site.yml, and
-    everything it made removed afterwards: what a benchmark measures against."""
+def provisioned(prefix: str, *args: str):
+    """A Site in a directory of its own, provisioned by a first run of site.yml (given
+    ARGS, such as "-e", "backup_enabled=false"), and everything it made removed afterwards:
+    what a benchmark measures against."""
     if not re.fullmatch(r"\d+", str(VERSION)):
         sys.exit("no PostgreSQL server on this machine: run make setup first")
     workdir = Path(tempfile.mkdtemp(prefix=prefix))
     site = Site(workdir)
     try:
-        first = site.play()
+        first = site.play(*args)
         if first.returncode != 0:
             sys.exit(f"the first converge failed:\n{first.stdout[-3000:]}{first.stderr}")
         yield site
