@@ -114,7 +114,8 @@ def plan(target: str) -> list[Part]:
     # make test, on two cores kept about 90 % busy by three lanes: the whole run is as long
     # as its longest lane, so the lanes are balanced by their measured times (docs/testing.md):
     # the host lane (lint, the tiers, converges of this machine, then the backup scenario),
-    # the containers lane (the images, the other release, five scenarios) and ha alone.
+    # the containers lane (the images, the other release, three scenarios) and ha, then
+    # the single servers' upgrade.
     return [
         Part("lint", "make --no-print-directory lint", "host"),
         Part("sanity", "make --no-print-directory sanity", "host"),
@@ -135,9 +136,10 @@ def plan(target: str) -> list[Part]:
         ),
         *(
             molecule_part(scenario, "containers")
-            for scenario in ("patroni-debian12", "cluster", "upgrade", "release-upgrade")
+            for scenario in ("patroni-debian12", "cluster", "release-upgrade")
         ),
         molecule_part("ha", "ha"),
+        molecule_part("upgrade", "ha"),
     ]
 
 
