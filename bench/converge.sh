@@ -31,11 +31,18 @@ RERUNS="${1:-5}"
 EXTRA_VARS="${2:-{\}}"
 export PATH="$PWD/.venv/bin:$PATH" CONTAINERS_CONF="$PWD/molecule/containers.conf"
 RELEASE="${RELEASE:-12}"
-case "$RELEASE" in
-    12) MAJOR=15 ;;
-    13) MAJOR=17 ;;
-    *) echo "RELEASE must be 12 or 13 (Debian's release), not $RELEASE" >&2; exit 2 ;;
-esac
+# The PostgreSQL major of the release: the postgresql role's own table.
+MAJOR=$(python - "$RELEASE" <<'PY'
+import sys, yaml
+with open("roles/postgresql/vars/main.yml", encoding="utf-8") as role_vars:
+    majors = yaml.safe_load(role_vars)["__postgresql_release_versions"]
+print(majors.get(sys.argv[1], ""))
+PY
+)
+if [ -z "$MAJOR" ]; then
+    echo "RELEASE must be 12 or 13 (Debian's release), not $RELEASE" >&2
+    exit 2
+fi
 IMAGE=localhost/backend-db-debian$RELEASE:latest
 SCENARIO=upgrade
 TARGET=backend-db-upgrade-$RELEASE
@@ -63,7 +70,14 @@ molecule prepare -s "$SCENARIO" >>"$LOG" 2>&1
 ephemeral=$(ls -td "$HOME"/.ansible/tmp/molecule.*."$SCENARIO" | head -n 1)
 export ANSIBLE_CONFIG="$ephemeral/ansible.cfg" MOLECULE_EPHEMERAL_DIRECTORY="$ephemeral" \
     ANSIBLE_COLLECTIONS_PATH="$PWD/collections"
-playbook() { ansible-playbook -i "$ephemeral/inventory" --limit "$TARGET" "$@"; }
+# ansible-playbook on the container, run by the tree given, with its own collection.
+playbook_by() {
+    local tree="$1"
+    shift
+    (cd "$tree" && ANSIBLE_COLLECTIONS_PATH="$tree/collections" \
+        ansible-playbook -i "$ephemeral/inventory" --limit "$TARGET" "$@")
+}
+playbook() { playbook_by "$PWD" "$@"; }
 playbook bench/prebuild.yml >>"$LOG" 2>&1
 
 # The package tree for the image's Python (the controller may hold trees for others).
@@ -105,10 +119,10 @@ podman rm -f "$FLOOR" >/dev/null
 
 export ANSIBLE_CALLBACKS_ENABLED=ansible.posix.profile_tasks
 start=$(now); playbook site.yml -e "$EXTRA_VARS" >>"$LOG" 2>&1; first=$(elapsed "$start")
-# site.yml run by the tree given, with its own collection.
 site_by() {
-    (cd "$1" && ANSIBLE_COLLECTIONS_PATH="$1/collections" \
-        ansible-playbook -i "$ephemeral/inventory" --limit "$TARGET" site.yml -e "$EXTRA_VARS")
+    local tree="$1"
+    shift
+    playbook_by "$tree" site.yml -e "$EXTRA_VARS" "$@"
 }
 # One re-run by the tree given, timed; it must change nothing, or its timing would mean
 # nothing.
@@ -141,7 +155,8 @@ done
 python - "$floor" "$first" "${again[@]}" <<'PY'
 import statistics, sys
 floor, first, *again = map(float, sys.argv[1:])
-print(f"floor (apt-get install, virtualenv, alembic upgrade head, by hand): {floor:.1f} s")
+print(f"floor (apt-get install, archiving, stanza-create, full backup, virtualenv,"
+      f" alembic upgrade head, by hand): {floor:.1f} s")
 print(f"first converge of site.yml: {first:.1f} s (ratio to floor {first / floor:.2f};"
       f" target <= 1.5 x floor + 10 s = {1.5 * floor + 10:.1f} s)")
 print(f"idempotent re-runs of site.yml: {', '.join(f'{t:.1f}' for t in again)} s;"
