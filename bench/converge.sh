@@ -17,7 +17,8 @@
 # and owner are created, and `alembic upgrade head` runs. Then `ansible-playbook site.yml` on
 # that container, as a user runs it (Molecule's own inventory and settings):
 # the first converge, then RERUNS idempotent re-runs (default 5, median reported).
-# Per-task times from profile_tasks go to bench/converge.log.
+# Per-task times from profile_tasks go to bench/converge.log. Last, the re-run against
+# the least its tasks and module calls can cost here (bench/ansible_floor.py).
 #
 # RELEASE=13 measures the same on Debian 13 (default 12).
 #
@@ -152,6 +153,16 @@ for _ in $(seq "$RERUNS"); do
     again+=("$(rerun "$PWD")")
 done
 
+# One more re-run, untimed, at -vvv: its tasks and module calls, against Ansible's own
+# cost of a task and a call on this container (bench/ansible_floor.py).
+verbose_log=$(mktemp)
+if ! (unset ANSIBLE_CALLBACKS_ENABLED && site_by "$PWD" -vvv) >"$verbose_log" 2>&1; then
+    cat "$verbose_log" >>"$LOG"
+    echo "the re-run at -vvv failed; see $LOG" >&2
+    exit 1
+fi
+median=$(python -c "import statistics, sys; print(statistics.median(map(float, sys.argv[1:])))" "${again[@]}")
+
 python - "$floor" "$first" "${again[@]}" <<'PY'
 import statistics, sys
 floor, first, *again = map(float, sys.argv[1:])
@@ -173,4 +184,6 @@ print(f"re-runs by {base}, paired with this tree's: {', '.join(f'{t:.1f}' for t 
       f" {statistics.median(after) / statistics.median(before):.2f}")
 PY
 fi
+python bench/ansible_floor.py "$ephemeral/inventory" "$TARGET" "$verbose_log" "$median"
+rm -f "$verbose_log"
 echo "every re-run reported changed=0"
