@@ -19,8 +19,10 @@ description:
     C(role_in_place) (whether a role is in place with a password and attributes, from its
     C(pg_authid) row),
     C(certificate_problem) (why a text is not PEM certificates alone), C(key_problem) (why
-    a CA key cannot sign for its certificate) and C(pem_bundle) (certificates as one CA
-    file's content).
+    a CA key cannot sign for its certificate), C(pem_bundle) (certificates as one CA
+    file's content), C(certificate_common_name) (a certificate's subject CN) and
+    C(certificate_renewal) (why a server needs a new certificate from the project CA - none,
+    another issuer, missing names, or an expiry within the days given; empty when none).
 version_added: "0.1.0"
 author: backend-db developers (!UNKNOWN)
 positional: current
@@ -48,7 +50,9 @@ _value:
 """
 
 from ansible_collections.backend_db.postgresql.plugins.module_utils.secrets import (  # noqa: E402
+    certificate_common_name,
     certificate_problem,
+    certificate_renewal,
     fingerprint_dependents,
     fingerprint_matches,
     key_problem,
@@ -75,6 +79,10 @@ class FilterModule:
             "replaced_fingerprints": replaced_fingerprints,
             "pem_bundle": pem_bundle,
             "certificate_problem": certificate_problem,
+            "certificate_common_name": certificate_common_name,
+            "certificate_renewal": lambda pem, ca, names, days: certificate_renewal(
+                pem, ca, list(names), int(days)
+            ),
             "key_problem": lambda certificate, key: key_problem(str(certificate), str(key)),
             "replaced_logins": lambda pairs, verifiers, rotate: replaced_logins(
                 list(pairs), verifiers, rotate

@@ -19,6 +19,7 @@ import hashlib
 import hmac
 import os
 import re
+from datetime import UTC, datetime
 
 SCRAM_ITERATIONS = 4096
 SCRAM_SALT_BYTES = 16
@@ -250,6 +251,78 @@ def key_problem(certificate: str, key: str) -> str:
     spki = serialization.PublicFormat.SubjectPublicKeyInfo
     if private.public_key().public_bytes(der, spki) != public.public_bytes(der, spki):
         return "The CA private key does not belong to the CA certificate"
+    return ""
+
+
+def _certificates(text: object) -> list:
+    """The certificates of a PEM text, parsed ([] when it holds none that parse)."""
+    from cryptography import x509
+
+    if not isinstance(text, str) or "-----BEGIN CERTIFICATE-----" not in text:
+        return []
+    try:
+        return x509.load_pem_x509_certificates(text.encode("ascii"))
+    except (ValueError, UnicodeError):
+        return []
+
+
+def _extension(certificate, kind) -> object:
+    """An extension's value, or None when the certificate has none of that kind."""
+    from cryptography import x509
+
+    try:
+        return certificate.extensions.get_extension_for_class(kind).value
+    except x509.ExtensionNotFound:
+        return None
+
+
+def certificate_common_name(text: object) -> str:
+    """The common name of a PEM certificate's subject (the last, if it has several), or ''."""
+    from cryptography.x509.oid import NameOID
+
+    found = _certificates(text)
+    names = found[0].subject.get_attributes_for_oid(NameOID.COMMON_NAME) if found else []
+    return str(names[-1].value) if names else ""
+
+
+def certificate_alt_names(certificate) -> list:
+    """A certificate's DNS names and IP addresses, as DNS:name and IP:address."""
+    from cryptography import x509
+
+    names = _extension(certificate, x509.SubjectAlternativeName)
+    if names is None:
+        return []
+    return [f"DNS:{name}" for name in names.get_values_for_type(x509.DNSName)] + [
+        f"IP:{address}" for address in names.get_values_for_type(x509.IPAddress)
+    ]
+
+
+def certificate_renewal(
+    text: object, ca_text: object, names: list, renew_before_days: int, now: datetime | None = None
+) -> str:
+    """Why a server needs a new certificate from the project CA, '' when it needs none.
+
+    text: the certificate in place (PEM; may be empty); ca_text: the project CA's
+    certificate; names: the DNS:name and IP:address entries it must carry. Reasons: there
+    is none (or it does not parse), the project CA did not issue it (its authority key
+    identifier is not the CA's subject key identifier), it lacks names, or it expires
+    within renew_before_days days."""
+    from cryptography import x509
+
+    found = _certificates(text)
+    if not found:
+        return "there is none"
+    certificate = found[0]
+    authority = _extension(certificate, x509.AuthorityKeyIdentifier)
+    cas = _certificates(ca_text)
+    subject = _extension(cas[0], x509.SubjectKeyIdentifier) if cas else None
+    if (authority and authority.key_identifier) != (subject and subject.digest):
+        return "the project CA did not issue it"
+    if set(names) - set(certificate_alt_names(certificate)):
+        return "it lacks names"
+    now = now or datetime.now(UTC)
+    if (certificate.not_valid_after_utc - now).days < int(renew_before_days):
+        return f"it expires within {renew_before_days} days"
     return ""
 
 
