@@ -16,13 +16,15 @@ init_plugin_loader([str(ROOT / "collections")])
 
 @pytest.fixture(scope="session")
 def lookup():
-    """A lookup plugin of the collection by its short name, loaded as Ansible loads it, for
-    a run's variables: lookup('secret', variables).run(terms, variables, **options)."""
+    """A lookup plugin of the collection by its short name (any other by its full name),
+    loaded as Ansible loads it, for a run's variables:
+    lookup('secret', variables).run(terms, variables, **options)."""
     loader = DataLoader()
 
     def load(name: str, variables: dict):
         templar = Templar(loader=loader, variables=variables)
-        return lookup_loader.get(f"backend_db.postgresql.{name}", loader=loader, templar=templar)
+        full = name if "." in name else f"backend_db.postgresql.{name}"
+        return lookup_loader.get(full, loader=loader, templar=templar)
 
     return load
 
