@@ -115,6 +115,28 @@ options:
         description: The database to connect to.
         type: str
         default: postgres
+  reach:
+    description:
+      - Addresses of other hosts, and the TCP port to try on each, so that a role learns
+        in the same call which of them this host cannot reach (such as a cluster's members
+        on etcd's peer port). Each address gets one attempt of at most I(timeout) seconds;
+        a role that expects a listener to start later tries again itself.
+      - Unset, nothing is tried.
+    type: dict
+    suboptions:
+      port:
+        description: The TCP port to connect to.
+        type: int
+        required: true
+      addresses:
+        description: Host names or IP addresses.
+        type: list
+        elements: str
+        default: []
+      timeout:
+        description: Seconds each attempt may take.
+        type: float
+        default: 1.0
   version:
     description:
       - The value of the placeholder C({version}). Empty to take it from I(version_by_release).
@@ -245,6 +267,15 @@ fingerprints:
   returned: always
   type: dict
   sample: {/etc/pgbackrest/main.conf: {repo1-cipher-pass: {salt: 3q2+7w==, pbkdf2_sha256: 9f86d08}}}
+out_of_reach:
+  description:
+    - The addresses of I(reach) that did not accept a connection on its port, in the order
+      given; empty when nothing was tried. (Not named C(unreachable), which Ansible reads
+      as the host's own state.)
+  returned: always
+  type: list
+  elements: str
+  sample: [10.0.0.12]
 server_row:
   description:
     - The first row of I(server_query)'s answer, by column; null when the server was not
@@ -484,6 +515,20 @@ def _name(lookup, number: int) -> str:
         return str(number)
 
 
+def out_of_reach(reach: dict | None) -> list[str]:
+    """The addresses of reach that refuse, or do not answer within its timeout, a TCP
+    connection on its port."""
+    if not reach:
+        return []
+    missed = []
+    for address in reach["addresses"]:
+        try:
+            socket.create_connection((address, reach["port"]), timeout=reach["timeout"]).close()
+        except OSError:
+            missed.append(address)
+    return missed
+
+
 def service_state(module: AnsibleModule, systemctl: str, unit: str) -> dict:
     rc, out, err = module.run_command(
         [systemctl, "show", "--property=ActiveState,UnitFileState", "--", unit]
@@ -515,6 +560,14 @@ def main() -> None:
                     "socket_dir": {"type": "path", "default": "/var/run/postgresql"},
                     "user": {"type": "str", "default": "postgres"},
                     "database": {"type": "str", "default": "postgres"},
+                },
+            },
+            "reach": {
+                "type": "dict",
+                "options": {
+                    "port": {"type": "int", "required": True},
+                    "addresses": {"type": "list", "elements": "str", "default": []},
+                    "timeout": {"type": "float", "default": 1.0},
                 },
             },
             "version": {"type": "str", "default": ""},
@@ -569,6 +622,7 @@ def main() -> None:
             for path, keys in params["fingerprints"].items()
         },
         server_row=server_row(params["server_query"], version),
+        out_of_reach=out_of_reach(params["reach"]),
         fqdn=socket.getfqdn(),
         memory_mb=memory_mb(),
         cpus=cpus(),

@@ -9,6 +9,7 @@ import os
 import platform
 import pwd
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -224,6 +225,18 @@ def test_a_server_that_cannot_answer_or_would_be_changed_gives_no_row(postgres, 
         assert cursor.fetchone()[0] is True
     # Not asked: no row either.
     assert snapshot()["server_row"] is None
+
+
+def test_addresses_that_refuse_the_port_are_the_unreachable_ones():
+    """What a cluster's member learns of its peers in the same call (the patroni role)."""
+    port = free_port()
+    with socket.create_server(("127.0.0.1", port)):
+        # The listener takes connections on 127.0.0.1 only: 127.0.0.2 refuses them.
+        reach = {"reach": {"port": port, "addresses": ["127.0.0.1", "127.0.0.2"]}}
+        assert snapshot(json.dumps(reach))["out_of_reach"] == ["127.0.0.2"]
+    # The listener gone, nothing accepts; not asked, nothing is tried.
+    assert snapshot(json.dumps(reach))["out_of_reach"] == ["127.0.0.1", "127.0.0.2"]
+    assert snapshot()["out_of_reach"] == []
 
 
 def test_a_relative_path_fails_with_one_clear_line():
