@@ -41,6 +41,16 @@ molecule converge -s "$SCENARIO" >>"$LOG" 2>&1
 # Molecule's ephemeral directory of the scenario: the newest one.
 ephemeral=$(ls -td "$HOME"/.ansible/tmp/molecule.*."$SCENARIO" | head -n 1)
 export ANSIBLE_CONFIG="$ephemeral/ansible.cfg" MOLECULE_EPHEMERAL_DIRECTORY="$ephemeral"
+# The scenario's converge playbook, as its molecule.yml names it (patroni-debian12 runs the
+# ha scenario's), relative to the repository.
+CONVERGE=$(python - "$SCENARIO" <<'PY'
+import os, sys, yaml
+scenario = os.path.join("molecule", sys.argv[1])
+with open(os.path.join(scenario, "molecule.yml"), encoding="utf-8") as config:
+    playbooks = (yaml.safe_load(config).get("provisioner") or {}).get("playbooks") or {}
+print(os.path.normpath(os.path.join(scenario, playbooks.get("converge", "converge.yml"))))
+PY
+)
 
 # One re-run by the tree given: the scenario's converge playbook, its own collection.
 # A warm-up run (second argument) is not timed and may change what lives on the
@@ -51,7 +61,7 @@ rerun() {
     local start status=0
     start=$(now)
     (cd "$tree" && ANSIBLE_COLLECTIONS_PATH="$tree/collections" \
-        ansible-playbook -i "$ephemeral/inventory" "molecule/$SCENARIO/converge.yml") >"$run_log" 2>&1 \
+        ansible-playbook -i "$ephemeral/inventory" "$CONVERGE") >"$run_log" 2>&1 \
         || status=$?
     elapsed "$start"
     cat "$run_log" >>"$LOG"
