@@ -81,7 +81,7 @@ class FilterModule:
             "certificate_problem": certificate_problem,
             "certificate_common_name": certificate_common_name,
             "certificate_renewal": lambda pem, ca, names, days: certificate_renewal(
-                pem, ca, list(names), int(days)
+                pem, ca, list(names), days
             ),
             "key_problem": lambda certificate, key: key_problem(str(certificate), str(key)),
             "replaced_logins": lambda pairs, verifiers, rotate: replaced_logins(

@@ -223,11 +223,7 @@ def certificate_problem(text: object) -> str:
         return "is not a certificate in PEM form (-----BEGIN CERTIFICATE-----)"
     if holds_private_key(text):
         return "holds a private key, which must never be written where certificates go"
-    try:
-        from cryptography import x509
-
-        x509.load_pem_x509_certificates(text.encode("ascii"))
-    except (ValueError, UnicodeError):
+    if not _certificates(text):
         return "does not parse as a PEM certificate"
     return ""
 
