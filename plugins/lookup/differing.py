@@ -85,8 +85,10 @@ def files_of(terms: list) -> list:
         files.extend(term if isinstance(term, (list, tuple)) else [term])
     for file in files:
         if not isinstance(file, Mapping) or "path" not in file or "mode" not in file:
+            # Named by its keys only: a file's content may be a secret (a private key).
+            given = sorted(map(str, file)) if isinstance(file, Mapping) else type(file).__name__
             raise AnsibleError(
-                f"differing takes files as mappings with a path and a mode, not {file!r}"
+                f"differing takes files as mappings with a path and a mode, not one of {given}"
             )
     return files
 

@@ -93,6 +93,11 @@ def test_the_digest_is_that_of_what_the_template_lookup_renders(lookup, given):
     assert differing(lookup, given, [file], {"/etc/a.conf": f"0640 {sha1(text + ' ')}"}) == [file]
 
 
-def test_a_file_without_a_path_or_mode_is_refused_with_one_sentence(lookup, given):
-    with pytest.raises(AnsibleError, match="mappings with a path and a mode"):
-        differing(lookup, given, [{"path": "/etc/a"}], {})
+def test_a_file_without_a_path_or_mode_is_refused_with_one_sentence_without_its_content(
+    lookup, given
+):
+    key = "-----BEGIN PRIVATE KEY-----secret"
+    with pytest.raises(AnsibleError, match="mappings with a path and a mode") as refused:
+        differing(lookup, given, [{"path": "/etc/a", "content": key}], {})
+    assert "secret" not in str(refused.value)
+    assert "['content', 'path']" in str(refused.value)
