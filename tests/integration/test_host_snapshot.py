@@ -15,7 +15,9 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
+from devtools.paths import ROOT
 from devtools.pgserver import SUPERUSER, free_port, server_major
 from tests.helpers import host_memory_mb, module_manual, run_module
 
@@ -225,6 +227,26 @@ def test_a_server_that_cannot_answer_or_would_be_changed_gives_no_row(postgres, 
         assert cursor.fetchone()[0] is True
     # Not asked: no row either.
     assert snapshot()["server_row"] is None
+
+
+def test_the_migrations_roles_question_is_the_revision_the_database_records(postgres, admin):
+    """What the migrations role asks in its snapshot: a re-run whose database records the
+    requested revision calls no migration module (roles/migrations/tasks/main.yml)."""
+    role_vars = yaml.safe_load((ROOT / "roles/migrations/vars/main.yml").read_text())
+    sql = role_vars["__migrations_revision_query"]["sql"]
+    # No alembic_version yet (a first run): no answer, and the module decides.
+    assert asked(postgres, sql)["server_row"] is None
+    with admin.cursor() as cursor:
+        cursor.execute("CREATE TABLE alembic_version (version_num varchar(32) PRIMARY KEY)")
+        try:
+            cursor.execute("INSERT INTO alembic_version VALUES ('ef967eba196f')")
+            assert asked(postgres, sql)["server_row"] == {"recorded": "ef967eba196f"}
+            # Two branches recorded: no single id, which no requested revision equals.
+            cursor.execute("INSERT INTO alembic_version VALUES ('b1c2d3e4f5a6')")
+            recorded = asked(postgres, sql)["server_row"]["recorded"]
+            assert sorted(recorded.split(" ")) == ["b1c2d3e4f5a6", "ef967eba196f"]
+        finally:
+            cursor.execute("DROP TABLE alembic_version")
 
 
 def test_addresses_that_refuse_the_port_are_the_unreachable_ones():

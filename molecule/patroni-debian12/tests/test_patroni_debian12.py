@@ -227,8 +227,10 @@ def test_a_check_of_a_dynamic_setting_that_needs_a_restart_names_the_restarts_an
 # database's play took the leader the converge read from etcd (nothing moved it since).
 # 32 before the first member became the monitoring host (its snapshot: one call); 30
 # before each member learned which others answer on etcd's peer port in its fingerprint
-# snapshot, where it ran a command for it.
-CLUSTER_RE_RUN_MODULE_CALLS = 27
+# snapshot, where it ran a command for it. 27 before the leader's migration snapshot
+# asked the server which revision it records, and left the migration module uncalled
+# at the requested one.
+CLUSTER_RE_RUN_MODULE_CALLS = 26
 
 
 def test_a_re_run_of_the_cluster_changes_nothing_and_calls_few_modules():
