@@ -49,43 +49,41 @@ _value:
   type: str
 """
 
-from ansible_collections.backend_db.postgresql.plugins.module_utils.secrets import (  # noqa: E402
-    certificate_common_name,
-    certificate_problem,
-    certificate_renewal,
-    fingerprint_dependents,
-    fingerprint_matches,
-    key_problem,
-    login_dependents,
-    pem_bundle,
-    replaced_fingerprints,
-    replaced_logins,
-    role_in_place,
-    scram_verifier_for,
-)
+
+# Ansible finds any one of the collection's filters by importing every filter file, in
+# each task's process: this file imports what its filters run only when one is called
+# (tests/unit/test_filter_imports.py).
+def _secrets():
+    from ansible_collections.backend_db.postgresql.plugins.module_utils import secrets
+
+    return secrets
 
 
 def scram_verifier(password, current=None):
-    return scram_verifier_for(str(password), current or None)
+    return _secrets().scram_verifier_for(str(password), current or None)
 
 
 class FilterModule:
     def filters(self):
         return {
             "scram_verifier": scram_verifier,
-            "fingerprint_matches": lambda secret, found: fingerprint_matches(str(secret), found),
-            "login_dependents": login_dependents,
-            "fingerprint_dependents": fingerprint_dependents,
-            "replaced_fingerprints": replaced_fingerprints,
-            "pem_bundle": pem_bundle,
-            "certificate_problem": certificate_problem,
-            "certificate_common_name": certificate_common_name,
-            "certificate_renewal": lambda pem, ca, names, days: certificate_renewal(
+            "fingerprint_matches": lambda secret, found: _secrets().fingerprint_matches(
+                str(secret), found
+            ),
+            "login_dependents": lambda *args: _secrets().login_dependents(*args),
+            "fingerprint_dependents": lambda *args: _secrets().fingerprint_dependents(*args),
+            "replaced_fingerprints": lambda *args: _secrets().replaced_fingerprints(*args),
+            "pem_bundle": lambda *args: _secrets().pem_bundle(*args),
+            "certificate_problem": lambda *args: _secrets().certificate_problem(*args),
+            "certificate_common_name": lambda *args: _secrets().certificate_common_name(*args),
+            "certificate_renewal": lambda pem, ca, names, days: _secrets().certificate_renewal(
                 pem, ca, list(names), days
             ),
-            "key_problem": lambda certificate, key: key_problem(str(certificate), str(key)),
-            "replaced_logins": lambda pairs, verifiers, rotate: replaced_logins(
+            "key_problem": lambda certificate, key: _secrets().key_problem(
+                str(certificate), str(key)
+            ),
+            "replaced_logins": lambda pairs, verifiers, rotate: _secrets().replaced_logins(
                 list(pairs), verifiers, rotate
             ),
-            "role_in_place": role_in_place,
+            "role_in_place": lambda *args: _secrets().role_in_place(*args),
         }

@@ -56,37 +56,9 @@ _value:
   elements: str
 """
 
-from ansible_collections.backend_db.postgresql.plugins.module_utils.validation import (  # noqa: E402
-    early,
-    shared_errors,
-)
-from ansible_collections.backend_db.postgresql.plugins.module_utils.validation_postgresql import (  # noqa: E402
-    missing_libraries,
-    postgresql_errors,
-)
-from ansible_collections.backend_db.postgresql.plugins.module_utils.validation_roles import (  # noqa: E402
-    app_database_errors,
-    backup_errors,
-    exporters_errors,
-    haproxy_errors,
-    migrations_errors,
-    monitoring_errors,
-    patroni_errors,
-    pgbouncer_errors,
-)
-
-CHECKS = {
-    "postgresql": postgresql_errors,
-    "app_database": app_database_errors,
-    "backup": backup_errors,
-    "migrations": migrations_errors,
-    "haproxy": haproxy_errors,
-    "patroni": patroni_errors,
-    "pgbouncer": pgbouncer_errors,
-    "exporters": exporters_errors,
-    "monitoring": monitoring_errors,
-}
-
+# Ansible finds any one of the collection's filters by importing every filter file, in
+# each task's process: this file imports what its filters run only when one is called
+# (tests/unit/test_filter_imports.py).
 
 # The roles that write the shared values (backend_*) into files, commands or SQL: each
 # checks them with its own variables (the postgresql role first on a server, so one run
@@ -96,18 +68,50 @@ SHARED_READERS = ("postgresql", "patroni", "haproxy", "migrations", "pgbouncer")
 
 def variable_errors(variables, role, context=None):
     """The role's own checks, then the shared values' when the role writes them."""
+    from ansible_collections.backend_db.postgresql.plugins.module_utils import (
+        validation_postgresql,
+    )
+    from ansible_collections.backend_db.postgresql.plugins.module_utils.validation import (
+        early,
+        shared_errors,
+    )
+    from ansible_collections.backend_db.postgresql.plugins.module_utils.validation_roles import (
+        app_database_errors,
+        backup_errors,
+        exporters_errors,
+        haproxy_errors,
+        migrations_errors,
+        monitoring_errors,
+        patroni_errors,
+        pgbouncer_errors,
+    )
+
+    checks = {
+        "postgresql": validation_postgresql.postgresql_errors,
+        "app_database": app_database_errors,
+        "backup": backup_errors,
+        "migrations": migrations_errors,
+        "haproxy": haproxy_errors,
+        "patroni": patroni_errors,
+        "pgbouncer": pgbouncer_errors,
+        "exporters": exporters_errors,
+        "monitoring": monitoring_errors,
+    }
     variables = dict(variables)
     context = dict(context or {})
     # Before the postgresql role ran (context early), the shared values are its to name.
     shared = shared_errors(variables) if role in SHARED_READERS and not early(context) else []
-    return CHECKS[role](variables, context) + shared
+    return checks[role](variables, context) + shared
+
+
+def missing_libraries(names, installed):
+    from ansible_collections.backend_db.postgresql.plugins.module_utils import (
+        validation_postgresql,
+    )
+
+    return validation_postgresql.missing_libraries(list(names), list(installed))
 
 
 class FilterModule:
     def filters(self):
-        return {
-            "variable_errors": variable_errors,
-            "missing_libraries": lambda names, installed: missing_libraries(
-                list(names), list(installed)
-            ),
-        }
+        return {"variable_errors": variable_errors, "missing_libraries": missing_libraries}
