@@ -70,12 +70,22 @@ class FilterModule:
             "fingerprint_matches": lambda secret, found: _secrets().fingerprint_matches(
                 str(secret), found
             ),
-            "login_dependents": lambda *args: _secrets().login_dependents(*args),
-            "fingerprint_dependents": lambda *args: _secrets().fingerprint_dependents(*args),
-            "replaced_fingerprints": lambda *args: _secrets().replaced_fingerprints(*args),
-            "pem_bundle": lambda *args: _secrets().pem_bundle(*args),
-            "certificate_problem": lambda *args: _secrets().certificate_problem(*args),
-            "certificate_common_name": lambda *args: _secrets().certificate_common_name(*args),
+            "login_dependents": lambda *args, **kwargs: _secrets().login_dependents(
+                *args, **kwargs
+            ),
+            "fingerprint_dependents": lambda *args, **kwargs: _secrets().fingerprint_dependents(
+                *args, **kwargs
+            ),
+            "replaced_fingerprints": lambda *args, **kwargs: _secrets().replaced_fingerprints(
+                *args, **kwargs
+            ),
+            "pem_bundle": lambda *args, **kwargs: _secrets().pem_bundle(*args, **kwargs),
+            "certificate_problem": lambda *args, **kwargs: _secrets().certificate_problem(
+                *args, **kwargs
+            ),
+            "certificate_common_name": lambda *args, **kwargs: _secrets().certificate_common_name(
+                *args, **kwargs
+            ),
             "certificate_renewal": lambda pem, ca, names, days: _secrets().certificate_renewal(
                 pem, ca, list(names), days
             ),
@@ -85,5 +95,5 @@ class FilterModule:
             "replaced_logins": lambda pairs, verifiers, rotate: _secrets().replaced_logins(
                 list(pairs), verifiers, rotate
             ),
-            "role_in_place": lambda *args: _secrets().role_in_place(*args),
+            "role_in_place": lambda *args, **kwargs: _secrets().role_in_place(*args, **kwargs),
         }

@@ -41,3 +41,13 @@ def test_a_filter_file_imports_what_its_filters_run_only_when_one_is_called():
         capture_output=True, text=True, check=True, timeout=60,
     )  # fmt: skip
     assert json.loads(imported.stdout) == {"libraries": [], "module_utils": []}
+
+
+def test_a_filter_that_imports_on_use_takes_keywords_as_its_function_does(template):
+    # pem_bundle(first, more=()): called as a template may call it, by keyword.
+    one = "-----BEGIN CERTIFICATE-----\nAAA\n-----END CERTIFICATE-----"
+    two = one.replace("AAA", "BBB")
+    bundled = template(
+        "{{ one | backend_db.postgresql.pem_bundle(more=[two]) }}", {"one": one, "two": two}
+    )
+    assert bundled == one + "\n" + two
