@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ansible_collections.backend_db.postgresql.plugins.plugin_utils.deferred import deferred
+
 DOCUMENTATION = r"""
 ---
 name: dcs_patch
@@ -40,17 +42,7 @@ _value:
 """
 
 
-# Ansible finds any one of the collection's filters by importing every filter file, in
-# each task's process: this file imports what its filter runs only when it is called
-# (tests/unit/test_filter_imports.py).
-def dcs_patch(*args, **kwargs):
-    from ansible_collections.backend_db.postgresql.plugins.module_utils.patroni import (
-        dcs_patch as run,
-    )
-
-    return run(*args, **kwargs)
-
-
 class FilterModule:
     def filters(self):
-        return {"dcs_patch": dcs_patch}
+        # Imported when first called (plugins/plugin_utils/deferred.py).
+        return {"dcs_patch": deferred("patroni", "dcs_patch")}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ansible_collections.backend_db.postgresql.plugins.plugin_utils.deferred import deferred
+
 DOCUMENTATION = r"""
 ---
 name: restore_plan
@@ -62,17 +64,7 @@ _value:
 """
 
 
-# Ansible finds any one of the collection's filters by importing every filter file, in
-# each task's process: this file imports what its filter runs only when it is called
-# (tests/unit/test_filter_imports.py).
-def restore_plan(*args, **kwargs):
-    from ansible_collections.backend_db.postgresql.plugins.module_utils.restore import (
-        restore_plan as run,
-    )
-
-    return run(*args, **kwargs)
-
-
 class FilterModule:
     def filters(self):
-        return {"restore_plan": restore_plan}
+        # Imported when first called (plugins/plugin_utils/deferred.py).
+        return {"restore_plan": deferred("restore", "restore_plan")}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ansible_collections.backend_db.postgresql.plugins.plugin_utils.deferred import deferred
+
 DOCUMENTATION = r"""
 ---
 name: scram_verifier
@@ -50,50 +52,46 @@ _value:
 """
 
 
-# Ansible finds any one of the collection's filters by importing every filter file, in
-# each task's process: this file imports what its filters run only when one is called
-# (tests/unit/test_filter_imports.py).
-def _secrets():
-    from ansible_collections.backend_db.postgresql.plugins.module_utils import secrets
-
-    return secrets
-
-
+# Ansible imports every filter file in each task's process: these import the secrets
+# code when first called (plugins/plugin_utils/deferred.py).
 def scram_verifier(password, current=None):
-    return _secrets().scram_verifier_for(str(password), current or None)
+    return deferred("secrets", "scram_verifier_for")(str(password), current or None)
+
+
+def fingerprint_matches(secret, found):
+    return deferred("secrets", "fingerprint_matches")(str(secret), found)
+
+
+def certificate_renewal(pem, ca, names, days):
+    return deferred("secrets", "certificate_renewal")(pem, ca, list(names), days)
+
+
+def key_problem(certificate, key):
+    return deferred("secrets", "key_problem")(str(certificate), str(key))
+
+
+def replaced_logins(pairs, verifiers, rotate):
+    return deferred("secrets", "replaced_logins")(list(pairs), verifiers, rotate)
+
+
+# Those that take their arguments as the templates give them.
+AS_GIVEN = (
+    "login_dependents",
+    "fingerprint_dependents",
+    "replaced_fingerprints",
+    "pem_bundle",
+    "certificate_problem",
+    "certificate_common_name",
+    "role_in_place",
+)
 
 
 class FilterModule:
     def filters(self):
         return {
             "scram_verifier": scram_verifier,
-            "fingerprint_matches": lambda secret, found: _secrets().fingerprint_matches(
-                str(secret), found
-            ),
-            "login_dependents": lambda *args, **kwargs: _secrets().login_dependents(
-                *args, **kwargs
-            ),
-            "fingerprint_dependents": lambda *args, **kwargs: _secrets().fingerprint_dependents(
-                *args, **kwargs
-            ),
-            "replaced_fingerprints": lambda *args, **kwargs: _secrets().replaced_fingerprints(
-                *args, **kwargs
-            ),
-            "pem_bundle": lambda *args, **kwargs: _secrets().pem_bundle(*args, **kwargs),
-            "certificate_problem": lambda *args, **kwargs: _secrets().certificate_problem(
-                *args, **kwargs
-            ),
-            "certificate_common_name": lambda *args, **kwargs: _secrets().certificate_common_name(
-                *args, **kwargs
-            ),
-            "certificate_renewal": lambda pem, ca, names, days: _secrets().certificate_renewal(
-                pem, ca, list(names), days
-            ),
-            "key_problem": lambda certificate, key: _secrets().key_problem(
-                str(certificate), str(key)
-            ),
-            "replaced_logins": lambda pairs, verifiers, rotate: _secrets().replaced_logins(
-                list(pairs), verifiers, rotate
-            ),
-            "role_in_place": lambda *args, **kwargs: _secrets().role_in_place(*args, **kwargs),
-        }
+            "fingerprint_matches": fingerprint_matches,
+            "certificate_renewal": certificate_renewal,
+            "key_problem": key_problem,
+            "replaced_logins": replaced_logins,
+        } | {name: deferred("secrets", name) for name in AS_GIVEN}
