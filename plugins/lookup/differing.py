@@ -34,6 +34,18 @@ options:
     description: What the snapshot found, by path (C(backend_db.postgresql.found_files)).
     type: dict
     required: true
+  rendered:
+    description:
+      - Return each differing file as the module C(backend_db.postgresql.managed_files)
+        takes it - its C(path), C(mode), C(state) and C(backup) when given, its content
+        (rendered), and its C(owner) and C(group) - so that one module call writes them all.
+    type: bool
+    default: false
+  owner:
+    description:
+      - With O(rendered), the owner, as C(user:group), of a file that does not name its own.
+    type: str
+    default: root:root
 """
 
 EXAMPLES = r"""
@@ -93,10 +105,21 @@ def files_of(terms: list) -> list:
     return files
 
 
+def as_written(file: Mapping, content: str | None, owner: str) -> dict:
+    """The file as the managed_files module takes it."""
+    user, _colon, group = str(file.get("owner") or owner).partition(":")
+    entry = {"path": file["path"], "mode": str(file["mode"]), "owner": user, "group": group or user}
+    entry |= {key: file[key] for key in ("state", "backup") if key in file}
+    if content is not None:
+        entry["content"] = content
+    return entry
+
+
 class LookupModule(LookupBase):
     def run(self, terms, variables=None, **kwargs):
         self.set_options(var_options=variables, direct=kwargs)
         found = self.get_option("found") or {}
+        as_module_takes, owner = self.get_option("rendered"), self.get_option("owner")
         rendered = lookup_loader.get(
             "backend_db.postgresql.rendered", loader=self._loader, templar=self._templar
         )
@@ -111,5 +134,5 @@ class LookupModule(LookupBase):
             else:
                 content = None
             if differs(file, content, found):
-                changed.append(file)
+                changed.append(as_written(file, content, owner) if as_module_takes else file)
         return changed

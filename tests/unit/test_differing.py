@@ -101,3 +101,39 @@ def test_a_file_without_a_path_or_mode_is_refused_with_one_sentence_without_its_
         differing(lookup, given, [{"path": "/etc/a", "content": key}], {})
     assert "secret" not in str(refused.value)
     assert "['content', 'path']" in str(refused.value)
+
+
+def test_rendered_gives_each_differing_file_as_managed_files_takes_it(lookup, given):
+    files = [
+        {"template": "a.conf.j2", "path": "/etc/a.conf", "mode": "0640", "kind": "full"},
+        {"content": "x\n", "path": "/etc/b.conf", "mode": "0600", "owner": "root:postgres"},
+        {"path": "/var/lib/spool", "mode": "0750", "state": "directory"},
+        {"path": "/etc/in-place", "mode": "0640"},
+    ]
+    found = {"/etc/in-place": "0640 "}
+    written = lookup("differing", given).run(
+        [files], given, found=found, rendered=True, owner="postgres:postgres"
+    )
+    assert written == [
+        {
+            "path": "/etc/a.conf",
+            "mode": "0640",
+            "owner": "postgres",
+            "group": "postgres",
+            "content": "port = 5432\nside = database\n",
+        },
+        {
+            "path": "/etc/b.conf",
+            "mode": "0600",
+            "owner": "root",
+            "group": "postgres",
+            "content": "x\n",
+        },
+        {
+            "path": "/var/lib/spool",
+            "mode": "0750",
+            "owner": "postgres",
+            "group": "postgres",
+            "state": "directory",
+        },
+    ]
