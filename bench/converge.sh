@@ -118,7 +118,8 @@ command.upgrade(config, \"head\")"
 floor=$(elapsed "$start")
 podman rm -f "$FLOOR" >/dev/null
 
-export ANSIBLE_CALLBACKS_ENABLED=ansible.posix.profile_tasks
+# profile_tasks beside the callbacks the scenarios enable (a tree without one warns).
+export ANSIBLE_CALLBACKS_ENABLED=ansible.posix.profile_tasks,backend_db.postgresql.preload
 start=$(now); playbook site.yml -e "$EXTRA_VARS" >>"$LOG" 2>&1; first=$(elapsed "$start")
 site_by() {
     local tree="$1"
