@@ -54,24 +54,31 @@ _value:
 
 # Ansible imports every filter file in each task's process: these import the secrets
 # code when first called (plugins/plugin_utils/deferred.py).
+_SCRAM_VERIFIER_FOR = deferred("secrets", "scram_verifier_for")
+_FINGERPRINT_MATCHES = deferred("secrets", "fingerprint_matches")
+_CERTIFICATE_RENEWAL = deferred("secrets", "certificate_renewal")
+_KEY_PROBLEM = deferred("secrets", "key_problem")
+_REPLACED_LOGINS = deferred("secrets", "replaced_logins")
+
+
 def scram_verifier(password, current=None):
-    return deferred("secrets", "scram_verifier_for")(str(password), current or None)
+    return _SCRAM_VERIFIER_FOR(str(password), current or None)
 
 
 def fingerprint_matches(secret, found):
-    return deferred("secrets", "fingerprint_matches")(str(secret), found)
+    return _FINGERPRINT_MATCHES(str(secret), found)
 
 
 def certificate_renewal(pem, ca, names, days):
-    return deferred("secrets", "certificate_renewal")(pem, ca, list(names), days)
+    return _CERTIFICATE_RENEWAL(pem, ca, list(names), days)
 
 
 def key_problem(certificate, key):
-    return deferred("secrets", "key_problem")(str(certificate), str(key))
+    return _KEY_PROBLEM(str(certificate), str(key))
 
 
 def replaced_logins(pairs, verifiers, rotate):
-    return deferred("secrets", "replaced_logins")(list(pairs), verifiers, rotate)
+    return _REPLACED_LOGINS(list(pairs), verifiers, rotate)
 
 
 # Those that take their arguments as the templates give them.
