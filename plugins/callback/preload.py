@@ -39,8 +39,11 @@ from ansible.plugins.loader import (  # noqa: E402
 )
 from ansible.template import Templar, trust_as_template  # noqa: E402
 
+from ansible_collections.backend_db.postgresql.plugins.plugin_utils.deferred import (  # noqa: E402
+    MODULE_UTILS,
+)
+
 COLLECTION = "backend_db.postgresql"
-PLUGIN_PACKAGE = f"ansible_collections.{COLLECTION}.plugins"
 PLUGINS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # Loading one filter (test) of a collection loads every filter (test) file of it.
@@ -77,7 +80,7 @@ FILTER_MODULE_UTILS = (
     "validation_roles",
 )
 MODULES = (
-    *(f"{PLUGIN_PACKAGE}.module_utils.{name}" for name in FILTER_MODULE_UTILS),
+    *(f"{MODULE_UTILS}.{name}" for name in FILTER_MODULE_UTILS),
     # Ansible's own plugins addressed by their full names (ansible.builtin.bool).
     "ansible_collections.ansible.builtin.plugins.filter",
     "ansible_collections.ansible.builtin.plugins.test",
