@@ -141,3 +141,47 @@ def test_every_entry_point_called_with_tasks_from_has_an_argument_spec():
         if entry_point not in specs["argument_specs"]:
             missing.append(f"{role}: {entry_point}")
     assert not missing, missing
+
+
+def gated_tasks(role: str, name: str):
+    """The tasks of a role's task file, with those of the files it imports (not those of
+    the files it includes: each include is a task with a condition of its own)."""
+    for task in tasks(yaml.safe_load((ROOT / "roles" / role / "tasks" / name).read_text())):
+        imported = task.get("ansible.builtin.import_tasks")
+        if imported:
+            yield from gated_tasks(role, imported)
+        else:
+            yield task
+
+
+# A role's work that a re-run skips as one task (an include whose condition is
+# __<role>_converge_needed) must run each of its tasks on a condition that condition
+# holds: a task left out of it would never run on a host that needs only it. So each
+# task's condition (its `when`, or the list it loops over) is a variable of the role that
+# __<role>_converge_needed names, except in the tasks that act only on what an earlier
+# task of the file did: those name that task's result.
+GATES = {
+    "postgresql": ("converge.yml", {"postgresql_config_written", "postgresql_cluster_status"}),
+    "backup": ("converge.yml", set()),
+}
+
+
+def test_a_role_skips_its_work_as_one_task_only_when_no_task_of_it_would_run():
+    for role, (name, internal) in GATES.items():
+        needs = re.compile(rf"\b__{role}_\w+")
+        main = yaml.safe_load((ROOT / "roles" / role / "tasks" / "main.yml").read_text())
+        gate = next(task for task in main if task.get("ansible.builtin.include_tasks") == name)
+        assert gate["when"] == f"__{role}_converge_needed", gate
+        role_vars = yaml.safe_load((ROOT / "roles" / role / "vars" / "main.yml").read_text())
+        in_gate = set(needs.findall(role_vars[f"__{role}_converge_needed"]))
+        named = set()
+        for task in gated_tasks(role, name):
+            conditions = str(task.get("when", "")) + str(task.get("loop", ""))
+            if any(register in conditions for register in internal):
+                continue
+            found = set(needs.findall(conditions))
+            assert found, task["name"]
+            named |= found
+        assert named == in_gate, (named - in_gate, in_gate - named)
+        # Every name is a variable of the role.
+        assert in_gate <= role_vars.keys(), in_gate - role_vars.keys()
