@@ -15,6 +15,13 @@ description:
   - This callback loads them once in C(ansible-playbook)'s own process when a playbook
     starts, so that every task's process starts with them. It changes nothing a task
     does; a plugin it cannot load is loaded, and fails, where a task uses it.
+  - Each task's process also compiles again every template it renders, though the
+    task before it compiled the same text (a role variable that fifty tasks read is
+    compiled fifty times). This callback makes a template text's compiled code kept, for
+    the rest of the run, in a folder of the run's temporary directory (which Ansible
+    removes when the run ends), where the next task's process reads it instead of
+    compiling; the key is the text and every setting its compilation reads, so the code
+    is the one compiling would give.
   - Enable it in C(callbacks_enabled) (the project's C(ansible.cfg) does). The measured
     gain is in the project's docs/performance.md.
 version_added: 0.1.0
@@ -28,6 +35,7 @@ import os  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from functools import partial  # noqa: E402
 
+from ansible import constants as C  # noqa: E402
 from ansible.errors import AnsibleError  # noqa: E402
 from ansible.plugins.callback import CallbackBase  # noqa: E402
 from ansible.plugins.loader import (  # noqa: E402
@@ -39,6 +47,10 @@ from ansible.plugins.loader import (  # noqa: E402
 )
 from ansible.template import Templar, trust_as_template  # noqa: E402
 
+from ansible_collections.backend_db.postgresql.plugins.plugin_utils.compiled import (  # noqa: E402
+    FOLDER,
+    keep_compiled_code,
+)
 from ansible_collections.backend_db.postgresql.plugins.plugin_utils.deferred import (  # noqa: E402
     MODULE_UTILS,
 )
@@ -142,3 +154,5 @@ class CallbackModule(CallbackBase):
         missing = preload()
         if missing:
             self._display.vvv(f"preload: not loaded before the first task: {', '.join(missing)}")
+        # In the run's temporary directory, which Ansible removes when the run ends.
+        keep_compiled_code(os.path.join(C.DEFAULT_LOCAL_TMP, FOLDER))
