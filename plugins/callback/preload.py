@@ -47,13 +47,19 @@ from ansible.plugins.loader import (  # noqa: E402
 )
 from ansible.template import Templar, trust_as_template  # noqa: E402
 
-from ansible_collections.backend_db.postgresql.plugins.plugin_utils.compiled import (  # noqa: E402
-    FOLDER,
-    keep_compiled_code,
-)
 from ansible_collections.backend_db.postgresql.plugins.plugin_utils.deferred import (  # noqa: E402
     MODULE_UTILS,
 )
+
+try:
+    # Reads Ansible's private template classes: an ansible-core without them keeps no code
+    # (tests/unit/test_compiled.py holds the one this project pins).
+    from ansible_collections.backend_db.postgresql.plugins.plugin_utils.compiled import (
+        FOLDER,
+        keep_compiled_code,
+    )
+except ImportError:  # pragma: no cover - another ansible-core
+    keep_compiled_code = None
 
 COLLECTION = "backend_db.postgresql"
 PLUGINS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -155,4 +161,5 @@ class CallbackModule(CallbackBase):
         if missing:
             self._display.vvv(f"preload: not loaded before the first task: {', '.join(missing)}")
         # In the run's temporary directory, which Ansible removes when the run ends.
-        keep_compiled_code(os.path.join(C.DEFAULT_LOCAL_TMP, FOLDER))
+        if keep_compiled_code:
+            keep_compiled_code(os.path.join(C.DEFAULT_LOCAL_TMP, FOLDER))
