@@ -28,7 +28,7 @@ if not compiling:
     def unusable(*args, **kwargs):
         raise RuntimeError("compiled again")
     jinja2.Environment._parse = unusable
-variables = {"name": "backend", "items": [1, 2, 3], "path": "C:\\new"}
+variables = {"name": "backend", "items": [1, 2, 3]}
 results = []
 for text, escape in templates:
     try:

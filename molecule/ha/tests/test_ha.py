@@ -611,21 +611,20 @@ def test_a_replica_left_behind_what_the_leader_keeps_catches_up_from_the_reposit
     # Patroni 4 keeps a gone member's slot for member_slots_ttl (30 minutes), Patroni 3 not
     # at all: for the drill, none (the setting is taken out again below).
     keep_no_slots(leading, "0")
+    # Started again whatever happens from here: the tests after this one need the member.
     try:
-        stopped = member(behind).run("systemctl stop patroni")
-        assert stopped.rc == 0, stopped.stderr
-        slot = behind.replace("-", "_")
-        slots = f"SELECT count(*) FROM pg_replication_slots WHERE slot_name = '{slot}'"
-        wait_for(
-            lambda: local_sql(leading, slots, "postgres") == "0", 60, f"{behind}'s slot dropped"
-        )
-    except BaseException:
-        # The tests after this one need the member back.
-        member(behind).run("systemctl start patroni")
-        raise
-    finally:
-        keep_no_slots(leading, "null")
-    try:
+        try:
+            stopped = member(behind).run("systemctl stop patroni")
+            assert stopped.rc == 0, stopped.stderr
+            slot = behind.replace("-", "_")
+            slots = f"SELECT count(*) FROM pg_replication_slots WHERE slot_name = '{slot}'"
+            wait_for(
+                lambda: local_sql(leading, slots, "postgres") == "0",
+                60,
+                f"{behind}'s slot dropped",
+            )
+        finally:
+            keep_no_slots(leading, "null")
         first = local_sql(leading, "SELECT pg_walfile_name(pg_current_wal_lsn())", "postgres")
         # wal_keep_size is 128MB: eight segments of 16MB; twelve new ones leave the first behind.
         for _ in range(12):
@@ -649,7 +648,6 @@ def test_a_replica_left_behind_what_the_leader_keeps_catches_up_from_the_reposit
             local_sql(leading, "CHECKPOINT", "postgres")
         assert local_sql(leading, gone, "postgres") == "0", f"{first} still in the leader's pg_wal"
     finally:
-        # Started again whatever happened: the tests after this one need the member back.
         started = member(behind).run("systemctl start patroni")
         assert started.rc == 0, started.stderr
     wait_for(
