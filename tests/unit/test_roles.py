@@ -92,6 +92,26 @@ def test_every_module_is_called_by_its_full_collection_name():
         assert module.count(".") >= 2, (path, module)
 
 
+# The modules a role delegates to another host: none of them returns facts of that host.
+SETS_FACTS = {"ansible.builtin.set_fact", "ansible.builtin.setup", "ansible.builtin.include_vars"}
+
+
+def test_a_module_run_on_another_host_records_the_python_found_there_for_that_host():
+    # Without delegate_facts, Ansible keeps the Python it finds on the host a task is
+    # delegated to for nothing: each such task, and the host's own first one, looked for it
+    # again, at one command on the host each (docs/performance.md, section 22).
+    keywords = set(Task.fattributes) | {"block", "rescue", "always", "listen"}
+    delegated = 0
+    for path, task in role_tasks():
+        if "block" in task or task.get("delegate_to", "localhost") == "localhost":
+            continue
+        (module,) = set(task) - keywords
+        delegated += 1
+        assert module not in SETS_FACTS, (path, task["name"])
+        assert task.get("delegate_facts") is True, (path, task["name"])
+    assert delegated >= 10
+
+
 # A role's own variables: `__<role>_...`, its private names (vars/main.yml, set_fact).
 ROLES = sorted(path.name for path in (ROOT / "roles").iterdir() if path.is_dir())
 PRIVATE = re.compile(r"\b__(" + "|".join(sorted(ROLES, key=len, reverse=True)) + r")_\w+")
