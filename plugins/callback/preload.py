@@ -22,6 +22,13 @@ description:
     removes when the run ends), where the next task's process reads it instead of
     compiling; the key is the text and every setting its compilation reads, so the code
     is the one compiling would give.
+  - The host's Python compiles every file of a module's payload (the module and the
+    module_utils it imports) on each module call, as it keeps no bytecode for what it
+    imports from a zip. This callback makes each payload carry, beside each Python file,
+    its compiled code as a checked hash-based C(.pyc), which the host's Python takes when
+    it is the controller's release and the source is the one compiled; another release
+    compiles the source as before. Each file is compiled once a run, kept in the same
+    temporary directory.
   - Enable it in C(callbacks_enabled) (the project's C(ansible.cfg) does). The measured
     gain is in the project's docs/performance.md.
 version_added: 0.1.0
@@ -47,6 +54,9 @@ from ansible.plugins.loader import (  # noqa: E402
 )
 from ansible.template import Templar, trust_as_template  # noqa: E402
 
+from ansible_collections.backend_db.postgresql.plugins.plugin_utils import (  # noqa: E402
+    bytecode,
+)
 from ansible_collections.backend_db.postgresql.plugins.plugin_utils.deferred import (  # noqa: E402
     MODULE_UTILS,
 )
@@ -163,3 +173,5 @@ class CallbackModule(CallbackBase):
         # In the run's temporary directory, which Ansible removes when the run ends.
         if keep_compiled_code:
             keep_compiled_code(os.path.join(C.DEFAULT_LOCAL_TMP, FOLDER))
+        if not bytecode.add_compiled_code(os.path.join(C.DEFAULT_LOCAL_TMP, bytecode.FOLDER)):
+            self._display.vvv("preload: this ansible-core's module payloads carry no bytecode")

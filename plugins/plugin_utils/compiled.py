@@ -11,14 +11,18 @@ every setting of the environment that its parsing and code generation read.
 
 from __future__ import annotations
 
-import hashlib
 import marshal
-import os
 
 from ansible._internal._templating._jinja_bits import (
     _TEMPLATE_OVERRIDE_FIELD_NAMES,
     AnsibleEnvironment,
     _TemplateCompileContext,
+)
+
+from ansible_collections.backend_db.postgresql.plugins.plugin_utils.kept import (
+    digest,
+    kept,
+    make_folder,
 )
 
 FOLDER = "backend_db_jinja_code"
@@ -41,7 +45,7 @@ def key(environment: AnsibleEnvironment, source: str, name, filename, defer_init
         filename,
         defer_init,
     )
-    return hashlib.sha256(repr((settings, str(source))).encode()).hexdigest()
+    return digest(settings, str(source))
 
 
 def keep_compiled_code(folder: str) -> None:
@@ -50,30 +54,26 @@ def keep_compiled_code(folder: str) -> None:
     compile_text = AnsibleEnvironment.compile
     if getattr(compile_text, "keeps_code_in", None):
         return
-    os.makedirs(folder, mode=0o700, exist_ok=True)
+    make_folder(folder)
 
     def compile(self, source, name=None, filename=None, raw=False, defer_init=False):
         # A node tree (an expression), Python source asked for, or a template being
         # debugged: compiled as always.
         if raw or not isinstance(source, str) or self._debuggable_template_source:
             return compile_text(self, source, name, filename, raw, defer_init)
-        path = os.path.join(folder, key(self, source, name, filename, defer_init))
+        made = []
+
+        def make() -> bytes:
+            made.append(compile_text(self, source, name, filename, raw, defer_init))
+            return marshal.dumps(made[0])
+
+        code = kept(folder, key(self, source, name, filename, defer_init), make)
+        if made:
+            return made[0]
         try:
-            # Written by this run's own processes, in its private directory (0700).
-            with open(path, "rb") as kept:
-                return marshal.load(kept)  # noqa: S302
-        except (OSError, EOFError, ValueError, TypeError):
-            pass
-        code = compile_text(self, source, name, filename, raw, defer_init)
-        partial = f"{path}.{os.getpid()}"
-        try:
-            with open(partial, "wb") as kept:
-                marshal.dump(code, kept)
-            # Whole or not at all, for a process that reads it meanwhile.
-            os.replace(partial, path)
-        except OSError:
-            pass
-        return code
+            return marshal.loads(code)  # noqa: S302 - this run's own, in its private folder
+        except (EOFError, ValueError, TypeError):
+            return compile_text(self, source, name, filename, raw, defer_init)
 
     compile.keeps_code_in = folder
     AnsibleEnvironment.compile = compile

@@ -1,0 +1,94 @@
+"""A module's payload carries its Python compiled, beside the source.
+
+Ansible sends a module to the host as a zip of the module and every module_utils file it
+imports, which the host's Python imports from the zip. Python writes no bytecode for what
+it imports from a zip, so it compiles every file of the payload again on each module
+call: 60-80 ms of each call here (docs/performance.md, section 22). With
+add_compiled_code(), each Python file Ansible writes into a payload gets its compiled
+code beside it, as a .pyc that Python's zip importer takes instead of the source:
+
+- a hash-based .pyc, checked: the host's Python takes it only if the digest of the source
+  in the payload is the one it was compiled from;
+- compiled by the controller's Python: a host whose Python is another release rejects it
+  (its header says which release made it) and compiles the source, as before.
+
+A file shared by many modules (ansible.module_utils.basic) is compiled once a run: its
+code is kept in a folder of the run's temporary directory (plugin_utils/kept.py).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import marshal
+import types
+import zipfile
+
+from ansible_collections.backend_db.postgresql.plugins.plugin_utils.kept import (
+    digest,
+    kept,
+    make_folder,
+)
+
+FOLDER = "backend_db_module_code"
+# A hash-based .pyc whose source Python checks before it uses it (PEP 552).
+CHECKED_HASH = (0b11).to_bytes(4, "little")
+
+
+def pyc(name: str, source: bytes) -> bytes:
+    """What py_compile writes for `source` as a checked hash-based .pyc, named in
+    tracebacks by its path in the payload. Line endings are made what the zip importer
+    makes them before it compiles a source."""
+    text = source.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    code = compile(text, name, "exec", dont_inherit=True, optimize=0)
+    header = importlib.util.MAGIC_NUMBER + CHECKED_HASH + importlib.util.source_hash(source)
+    return header + marshal.dumps(code)
+
+
+def zipfile_writing_compiled_code(folder: str) -> types.ModuleType:
+    """The zipfile module, with a ZipFile that writes beside each Python source its .pyc,
+    kept in `folder` for the run."""
+    make_folder(folder)
+
+    class ZipFile(zipfile.ZipFile):
+        def writestr(self, zinfo_or_arcname, data, *args, **kwargs):
+            super().writestr(zinfo_or_arcname, data, *args, **kwargs)
+            info = zinfo_or_arcname
+            if not isinstance(info, zipfile.ZipInfo):
+                info = zipfile.ZipInfo(info)
+                info.compress_type = self.compression
+            if not info.filename.endswith(".py"):
+                return
+            source = data.encode() if isinstance(data, str) else bytes(data)
+            try:
+                code = kept(
+                    folder,
+                    digest(importlib.util.MAGIC_NUMBER, info.filename, source),
+                    lambda: pyc(info.filename, source),
+                )
+            except (SyntaxError, ValueError):
+                # The host's Python says what is wrong with it, as without this.
+                return
+            compiled = zipfile.ZipInfo(info.filename + "c", date_time=info.date_time)
+            compiled.compress_type = info.compress_type
+            super().writestr(compiled, code)
+
+    module = types.ModuleType(zipfile.__name__, zipfile.__doc__)
+    module.__dict__.update({**vars(zipfile), "ZipFile": ZipFile})
+    return module
+
+
+def add_compiled_code(folder: str) -> bool:
+    """Make every payload Ansible builds in this process, and in the processes it forks,
+    carry the compiled code of its Python files; False where this ansible-core builds its
+    payloads otherwise."""
+    try:
+        from ansible.executor import module_common
+    except ImportError:  # pragma: no cover - another ansible-core
+        return False
+    if not isinstance(getattr(module_common, "zipfile", None), types.ModuleType):
+        return False
+    if getattr(module_common.zipfile, "keeps_code_in", None):
+        return True
+    module_common.zipfile = zipfile_writing_compiled_code(folder)
+    module_common.zipfile.keeps_code_in = folder
+    return True
