@@ -111,7 +111,9 @@ PLAY = """
 """
 
 
-def test_a_module_run_with_the_preload_callback_carries_and_runs_its_compiled_code(tmp_path):
+def played(tmp_path, interpreter) -> zipfile.ZipFile:
+    """The payload of a module called by a play with the preload callback on this machine,
+    with that interpreter."""
     (tmp_path / "play.yml").write_text(PLAY)
     (tmp_path / "ansible.cfg").write_text("[defaults]\n")
     remote = tmp_path / "remote"
@@ -128,21 +130,47 @@ def test_a_module_run_with_the_preload_callback_carries_and_runs_its_compiled_co
     }
     done = subprocess.run(
         [str(ROOT / ".venv" / "bin" / "ansible-playbook"), "-i", "localhost,", "play.yml",
-         "-e", f"ansible_connection=local ansible_python_interpreter={sys.executable}"],
+         "-e", f"ansible_connection=local ansible_python_interpreter={interpreter}"],
         cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert done.returncode == 0 and "ok=1" in done.stdout, done.stdout[-2000:] + done.stderr
+    # Nothing is left on the controller once the run has ended.
+    assert list((tmp_path / "local").iterdir()) == []
     (wrapper,) = remote.glob("ansible-tmp-*/AnsiballZ_ping.py")
     data = re.search(r"^zip_data='([^']+)'", wrapper.read_text(), re.MULTILINE).group(1)
-    archive = zipfile.ZipFile(io.BytesIO(base64.b64decode(data)))
-    names = set(archive.namelist())
+    (tmp_path / "payload.zip").write_bytes(base64.b64decode(data))
+    return zipfile.ZipFile(io.BytesIO(base64.b64decode(data)))
+
+
+def test_a_module_run_with_the_preload_callback_carries_and_runs_its_compiled_code(tmp_path):
+    names = set(played(tmp_path, sys.executable).namelist())
     sources = {name for name in names if name.endswith(".py")}
     assert "ansible/module_utils/basic.py" in sources
     assert {f"{name}c" for name in sources} <= names
     # What the module imports is imported from that code, without compiling.
-    (tmp_path / "payload.zip").write_bytes(base64.b64decode(data))
     status, _, where = imported(tmp_path / "payload.zip", "ansible.module_utils.basic")
     assert status == "ok", _
     assert where == str(tmp_path / "payload.zip" / "ansible" / "module_utils" / "basic.pyc")
-    # Nothing is left on the controller once the run has ended.
-    assert list((tmp_path / "local").iterdir()) == []
+
+
+def test_a_host_python_named_for_another_release_is_sent_the_sources_alone(tmp_path):
+    # The controller's Python, under the name interpreter discovery would give another
+    # release's: its payload has no code that Python would reject.
+    other = tmp_path / "bin" / f"python{sys.version_info[0]}.{sys.version_info[1] + 1}"
+    other.parent.mkdir()
+    other.write_text(f'#!/bin/sh\nexec {sys.executable} "$@"\n')
+    other.chmod(0o755)
+    names = played(tmp_path, other).namelist()
+    assert "ansible/module_utils/basic.py" in names
+    assert not [name for name in names if name.endswith(".pyc")]
+
+
+def test_a_python_is_the_controllers_release_by_its_name_or_by_being_the_controllers():
+    major, minor = sys.version_info[:2]
+    assert bytecode.controller_release(sys.executable)
+    assert bytecode.controller_release(f"/usr/bin/python{major}.{minor}")
+    assert not bytecode.controller_release(f"/usr/bin/python{major}.{minor + 1}")
+    # Not named for a release: it could be any.
+    assert not bytecode.controller_release("/usr/bin/python3")
+    assert not bytecode.controller_release("/opt/backend-db/venv/bin/python")
+    assert not bytecode.controller_release(None)
