@@ -121,12 +121,12 @@ def add_compiled_code(folder: str) -> bool:
             return build(**options)
         try:
             # What the payload's shebang will name: discovery first, where it is needed.
-            _, interpreter = shebang(
+            interpreter = shebang(
                 "/usr/bin/python",
                 options["task_vars"],
                 options["templar"],
                 remote_is_local=options.get("remote_is_local", False),
-            )
+            )[1]
         except module_common.InterpreterDiscoveryRequiredError:
             raise
         except Exception:
