@@ -29,6 +29,10 @@ description:
     it is the controller's release and the source is the one compiled; another release
     compiles the source as before. Each file is compiled once a run, kept in the same
     temporary directory.
+  - To build a module's payload, Ansible parses every Python file the module imports to
+    find what else to send, for each module again. This callback makes what a file
+    imports, found by that parse, kept in the same temporary directory by a digest of
+    the file's text, so each file is parsed once a run.
   - Enable it in C(callbacks_enabled) (the project's C(ansible.cfg) does). The measured
     gain is in the project's docs/performance.md.
 version_added: 0.1.0
@@ -56,6 +60,7 @@ from ansible.template import Templar, trust_as_template  # noqa: E402
 
 from ansible_collections.backend_db.postgresql.plugins.plugin_utils import (  # noqa: E402
     bytecode,
+    imports,
 )
 from ansible_collections.backend_db.postgresql.plugins.plugin_utils.deferred import (  # noqa: E402
     MODULE_UTILS,
@@ -175,3 +180,5 @@ class CallbackModule(CallbackBase):
             keep_compiled_code(os.path.join(C.DEFAULT_LOCAL_TMP, FOLDER))
         if not bytecode.add_compiled_code(os.path.join(C.DEFAULT_LOCAL_TMP, bytecode.FOLDER)):
             self._display.vvv("preload: this ansible-core's module payloads carry no bytecode")
+        if not imports.keep_imports_found(os.path.join(C.DEFAULT_LOCAL_TMP, imports.FOLDER)):
+            self._display.vvv("preload: this ansible-core parses each payload's files anew")
